@@ -1,0 +1,21 @@
+/**
+ * Metainfo (.torrent) parsing and validation, BEP 3 / 12 / 27 / 47 (v1 and the v1 part of hybrids).
+ * @module
+ */
+export { MetainfoError, type MetainfoErrorCode } from "./errors.js";
+export {
+  type InfoPart,
+  MAX_FILES,
+  MAX_PIECE_LENGTH,
+  MAX_PIECES,
+  MAX_TORRENT_SIZE,
+  parseInfo,
+  parseTorrent,
+} from "./parse.js";
+export {
+  MAX_COMPONENT_BYTES,
+  resolveDuplicatePaths,
+  sanitizeComponent,
+  sanitizePath,
+} from "./path.js";
+export type { TorrentFile, TorrentMeta } from "./types.js";
