@@ -2,6 +2,15 @@
  * Metainfo (.torrent) parsing and validation, BEP 3 / 12 / 27 / 47 (v1 and the v1 part of hybrids).
  * @module
  */
+
+export {
+  autoPieceLength,
+  type BuildTorrentInput,
+  buildTorrent,
+  MAX_AUTO_PIECE_LENGTH,
+  MIN_AUTO_PIECE_LENGTH,
+  TARGET_PIECES,
+} from "./build.js";
 export { MetainfoError, type MetainfoErrorCode } from "./errors.js";
 export {
   type InfoPart,

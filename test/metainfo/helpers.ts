@@ -39,7 +39,8 @@ export function multiFile(
     info: {
       name: "dir",
       "piece length": pl,
-      pieces: "pieces" in info ? undefined : new Uint8Array(Math.max(1, Math.ceil(total / pl)) * 20),
+      pieces:
+        "pieces" in info ? undefined : new Uint8Array(Math.max(1, Math.ceil(total / pl)) * 20),
       files: files.map(([path, length, extra]) => ({ path, length, ...extra })),
       ...info,
     },

@@ -1,0 +1,171 @@
+import { parseArgs } from "node:util";
+import type { MagnetLink } from "../magnet/index.js";
+import type { TorrentMeta } from "../metainfo/index.js";
+import { toHex } from "../types.js";
+import { formatHostPort } from "../util/address.js";
+import { EXIT, UsageError } from "./errors.js";
+import { formatBytes, printable } from "./format.js";
+import { readTorrentInput } from "./input.js";
+
+export const INFO_HELP = `Usage: tessera info <torrent-file|magnet|info-hash> [--json]
+
+Show what a torrent holds: name, info-hash, size, pieces, files, trackers, web seeds.
+
+Options:
+  --json    print one JSON object (keys: name, infoHash, length, pieceLength, pieces,
+            files [{path, length}], trackers [[url...]...], private, webSeeds, ...)
+  -h, --help`;
+
+/** The stable `--json` form of a torrent (documented in the README). */
+export function torrentJson(t: TorrentMeta): Record<string, unknown> {
+  return {
+    name: t.name,
+    infoHash: t.infoHashHex,
+    ...(t.infoHashV2 ? { infoHashV2: toHex(t.infoHashV2) } : {}),
+    length: t.length,
+    pieceLength: t.pieceLength,
+    pieces: t.pieceCount,
+    private: t.private,
+    multiFile: t.multiFile,
+    files: t.files
+      .filter((f) => !f.padding)
+      .map((f) => ({ path: f.path.join("/"), length: f.length })),
+    trackers: t.trackers,
+    webSeeds: t.webSeeds,
+    ...(t.comment !== undefined ? { comment: t.comment } : {}),
+    ...(t.createdBy !== undefined ? { createdBy: t.createdBy } : {}),
+    ...(t.creationDate !== undefined ? { creationDate: t.creationDate } : {}),
+    warnings: t.warnings,
+  };
+}
+
+/** The `--json` form of a magnet link: what is known before the metadata is fetched. */
+export function magnetJson(m: MagnetLink): Record<string, unknown> {
+  return {
+    name: m.name ?? null,
+    infoHash: m.infoHashV1 ? toHex(m.infoHashV1) : null,
+    ...(m.infoHashV2 ? { infoHashV2: toHex(m.infoHashV2) } : {}),
+    length: m.exactLength ?? null,
+    pieceLength: null,
+    pieces: null,
+    private: false,
+    files: [],
+    trackers: m.trackers.map((t) => [t]),
+    webSeeds: m.webSeeds,
+    peers: m.peers.map(formatHostPort),
+    ...(m.selectOnly ? { selectOnly: m.selectOnly } : {}),
+    magnet: true,
+  };
+}
+
+export async function infoCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    process.stdout.write(`${INFO_HELP}\n`);
+    return EXIT.OK;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError("info takes exactly one torrent file, magnet link or info-hash");
+  const input = await readTorrentInput(positionals[0]!);
+  if (values.json) {
+    const obj = input.kind === "torrent" ? torrentJson(input.meta) : magnetJson(input.magnet);
+    process.stdout.write(`${JSON.stringify(obj)}\n`);
+  } else {
+    process.stdout.write(
+      input.kind === "torrent" ? describeTorrent(input.meta) : describeMagnet(input.magnet),
+    );
+  }
+  return EXIT.OK;
+}
+
+function row(label: string, value: string): string {
+  return `${`${label}:`.padEnd(14)}${value}\n`;
+}
+
+function describeTrackers(tiers: string[][]): string {
+  if (tiers.length === 0) return row("Trackers", "none");
+  let s = "Trackers:\n";
+  tiers.forEach((tier, i) => {
+    s += `  tier ${i + 1}: ${tier.map(printable).join(", ")}\n`;
+  });
+  return s;
+}
+
+export function describeTorrent(t: TorrentMeta): string {
+  let s = "";
+  s += row("Name", printable(t.name));
+  s += row("Info-hash", t.infoHashHex);
+  if (t.infoHashV2) s += row("Info-hash v2", toHex(t.infoHashV2));
+  s += row("Size", `${formatBytes(t.length)} (${t.length} bytes)`);
+  s += row("Pieces", `${t.pieceCount} x ${formatBytes(t.pieceLength)}`);
+  s += row("Private", t.private ? "yes" : "no");
+  if (t.createdBy !== undefined) s += row("Created by", printable(t.createdBy));
+  if (t.creationDate !== undefined)
+    s += row("Created on", new Date(t.creationDate * 1000).toISOString());
+  if (t.comment !== undefined) s += row("Comment", printable(t.comment));
+  s += describeTrackers(t.trackers);
+  if (t.webSeeds.length > 0)
+    s += `Web seeds:\n${t.webSeeds.map((u) => `  ${printable(u)}\n`).join("")}`;
+  for (const w of t.warnings) s += row("Warning", printable(w));
+  const files = t.files.filter((f) => !f.padding);
+  s += `Files (${files.length}):\n`;
+  s += renderTree(files.map((f) => ({ path: f.path, length: f.length })));
+  return s;
+}
+
+function describeMagnet(m: MagnetLink): string {
+  let s = "";
+  s += row(
+    "Name",
+    m.name !== undefined ? printable(m.name) : "(unknown until the metadata is fetched)",
+  );
+  if (m.infoHashV1) s += row("Info-hash", toHex(m.infoHashV1));
+  if (m.infoHashV2) s += row("Info-hash v2", toHex(m.infoHashV2));
+  if (m.exactLength !== undefined)
+    s += row("Size", `${formatBytes(m.exactLength)} (${m.exactLength} bytes)`);
+  s += describeTrackers(m.trackers.map((t) => [t]));
+  if (m.webSeeds.length > 0)
+    s += `Web seeds:\n${m.webSeeds.map((u) => `  ${printable(u)}\n`).join("")}`;
+  if (m.peers.length > 0) s += `Peers:\n${m.peers.map((p) => `  ${formatHostPort(p)}\n`).join("")}`;
+  return s;
+}
+
+interface Node {
+  dirs: Map<string, Node>;
+  files: { name: string; length: number }[];
+  size: number;
+}
+
+/** An indented tree of directories and files, with sizes (directories show their total). */
+export function renderTree(files: { path: string[]; length: number }[]): string {
+  const root: Node = { dirs: new Map(), files: [], size: 0 };
+  for (const f of files) {
+    let node = root;
+    node.size += f.length;
+    for (const dir of f.path.slice(0, -1)) {
+      let next = node.dirs.get(dir);
+      if (!next) {
+        next = { dirs: new Map(), files: [], size: 0 };
+        node.dirs.set(dir, next);
+      }
+      next.size += f.length;
+      node = next;
+    }
+    node.files.push({ name: f.path[f.path.length - 1]!, length: f.length });
+  }
+  const lines: string[] = [];
+  const walk = (node: Node, depth: number) => {
+    const pad = "  ".repeat(depth + 1);
+    for (const [name, child] of node.dirs) {
+      lines.push(`${pad}${printable(name)}/  (${formatBytes(child.size)})`);
+      walk(child, depth + 1);
+    }
+    for (const f of node.files) lines.push(`${pad}${printable(f.name)}  ${formatBytes(f.length)}`);
+  };
+  walk(root, 0);
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
