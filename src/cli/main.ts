@@ -12,6 +12,7 @@ A BitTorrent client.
 Commands:
   info <torrent|magnet|info-hash>   show what a torrent holds
   create <path> -o out.torrent      make a .torrent from a file or a directory
+  verify <torrent> <DIR>            check downloaded data against the torrent
 
 Run 'tessera <command> --help' for a command's options.
 
@@ -27,6 +28,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import("./info.js")).infoCommand,
   create: async () => (await import("./create.js")).createCommand,
+  verify: async () => (await import("./verify.js")).verifyCommand,
 };
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */

@@ -11,7 +11,8 @@ export class Bitfield {
     this.length = length;
     const n = (length + 7) >> 3;
     if (bytes !== undefined) {
-      if (bytes.length !== n) throw new RangeError(`bitfield of ${bytes.length} bytes for ${length} bits`);
+      if (bytes.length !== n)
+        throw new RangeError(`bitfield of ${bytes.length} bytes for ${length} bits`);
       this.bytes = new Uint8Array(bytes);
       for (let i = 0; i < n; i++) this.#count += popcount8(this.bytes[i]!);
     } else {
