@@ -10,6 +10,8 @@ const HELP = `Usage: tessera <command> [options]
 A BitTorrent client.
 
 Commands:
+  download <torrent> [-o DIR]       download a torrent (--peer HOST:PORT, --seed, --json)
+  seed <torrent> <DIR>              seed data in DIR
   info <torrent|magnet|info-hash>   show what a torrent holds
   create <path> -o out.torrent      make a .torrent from a file or a directory
   verify <torrent> <DIR>            check downloaded data against the torrent
@@ -29,6 +31,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import("./info.js")).infoCommand,
   create: async () => (await import("./create.js")).createCommand,
   verify: async () => (await import("./verify.js")).verifyCommand,
+  download: async () => (await import("./download.js")).downloadCommand,
+  seed: async () => (await import("./download.js")).seedCommand,
 };
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */

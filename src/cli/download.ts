@@ -1,0 +1,370 @@
+import { parseArgs } from "node:util";
+import { Session } from "../session/session.js";
+import { parseSelection, visibleFileCount } from "../torrent/selection.js";
+import type { Torrent, TorrentStats } from "../torrent/torrent.js";
+import { type PeerAddress, parseHostPort } from "../util/address.js";
+import { CliError, EXIT, UsageError } from "./errors.js";
+import { formatBytes, printable } from "./format.js";
+import { readTorrentFile, readTorrentInput } from "./input.js";
+
+export const DOWNLOAD_HELP = `Usage: tessera download <torrent-file|magnet|info-hash> [options]
+
+Download a torrent's content into DIR, laid out as other clients lay it out. Exits 0 once every
+selected piece is verified and written (or keeps seeding with --seed until Ctrl-C).
+
+Options:
+  -o, --out DIR        download directory (default: the current directory)
+      --peer HOST:PORT connect to this peer (repeatable; [v6]:port for IPv6)
+      --port N         listen port (default: 6881-6889, else any free port)
+      --select LIST    only these files: 0-based indices and ranges, e.g. 0,2,5-7
+                       (the order 'tessera info' lists them in)
+      --seed           keep seeding after the download completes, until SIGINT/SIGTERM
+      --json           one JSON event per line on stdout (see README)
+  -h, --help`;
+
+export const SEED_HELP = `Usage: tessera seed <torrent-file> <DIR> [options]
+
+Check the data in DIR (the same layout as 'download --out DIR') and seed it until SIGINT/SIGTERM.
+Pieces that are missing are downloaded from peers that have them.
+
+Options:
+      --port N         listen port (default: 6881-6889, else any free port)
+      --peer HOST:PORT connect to this peer (repeatable)
+      --json           one JSON event per line on stdout
+  -h, --help`;
+
+interface RunOptions {
+  torrentArg: string;
+  dir: string;
+  peers: PeerAddress[];
+  port?: number;
+  select?: string;
+  seed: boolean;
+  json: boolean;
+  mode: "download" | "seed";
+}
+
+function parsePeers(list: string[] | undefined): PeerAddress[] {
+  return (list ?? []).map((s) => {
+    try {
+      return parseHostPort(s);
+    } catch (e) {
+      throw new UsageError(`--peer ${s}: ${(e as Error).message}`);
+    }
+  });
+}
+
+function parsePort(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s) || Number(s) > 65535) throw new UsageError(`--port ${s}: not a port number`);
+  return Number(s);
+}
+
+export async function downloadCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", short: "o" },
+      peer: { type: "string", multiple: true },
+      port: { type: "string" },
+      select: { type: "string" },
+      seed: { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${DOWNLOAD_HELP}\n`);
+    return EXIT.OK;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError("download takes exactly one torrent file, magnet link or info-hash");
+  const port = parsePort(values.port);
+  return run({
+    torrentArg: positionals[0]!,
+    dir: values.out ?? ".",
+    peers: parsePeers(values.peer),
+    ...(port !== undefined ? { port } : {}),
+    ...(values.select !== undefined ? { select: values.select } : {}),
+    seed: values.seed ?? false,
+    json: values.json ?? false,
+    mode: "download",
+  });
+}
+
+export async function seedCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      peer: { type: "string", multiple: true },
+      port: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${SEED_HELP}\n`);
+    return EXIT.OK;
+  }
+  if (positionals.length !== 2) throw new UsageError("seed takes a torrent file and a directory");
+  const port = parsePort(values.port);
+  return run({
+    torrentArg: positionals[0]!,
+    dir: positionals[1]!,
+    peers: parsePeers(values.peer),
+    ...(port !== undefined ? { port } : {}),
+    seed: true,
+    json: values.json ?? false,
+    mode: "seed",
+  });
+}
+
+async function run(o: RunOptions): Promise<number> {
+  const input =
+    o.mode === "seed"
+      ? { kind: "torrent" as const, meta: await readTorrentFile(o.torrentArg) }
+      : await readTorrentInput(o.torrentArg);
+  if (input.kind === "magnet") {
+    o.peers.push(...input.magnet.peers);
+    throw new CliError(
+      "magnet links and bare info-hashes need the metadata exchange (BEP 9), which is not implemented yet; use a .torrent file",
+    );
+  }
+  const meta = input.meta;
+  const select =
+    o.select !== undefined ? parseSelection(o.select, visibleFileCount(meta)) : undefined;
+  const out = o.json
+    ? new JsonOutput()
+    : process.stderr.isTTY
+      ? new TtyOutput()
+      : new PlainOutput();
+
+  const session = await Session.create(o.port !== undefined ? { port: o.port } : {});
+  let interrupted = false;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= session.close();
+    return stopping;
+  };
+  let resolveSignal!: () => void;
+  const signalled = new Promise<void>((r) => {
+    resolveSignal = r;
+  });
+  const onSignal = () => {
+    interrupted = true;
+    resolveSignal();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    out.event({
+      event: "started",
+      name: meta.name,
+      infoHash: meta.infoHashHex,
+      length: meta.length,
+      pieces: meta.pieceCount,
+      port: session.port,
+      dir: o.dir,
+    });
+    const addPromise = session.add(meta, {
+      downloadDir: o.dir,
+      peers: o.peers,
+      ...(select ? { select } : {}),
+    });
+    let torrent: Torrent;
+    try {
+      torrent = (await Promise.race([addPromise, signalled.then(() => undefined)])) as Torrent;
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}`, EXIT.FAILURE);
+    }
+    if (interrupted || !torrent) {
+      await stop();
+      return EXIT.INTERRUPTED;
+    }
+    wireEvents(torrent, out);
+    const ticker = setInterval(() => out.progress(torrent.stats()), out.interval);
+    try {
+      const result = await Promise.race([
+        torrent.done.then(
+          () => "done" as const,
+          (e: Error) => e,
+        ),
+        signalled.then(() => "signal" as const),
+      ]);
+      if (result instanceof Error) {
+        out.progress(torrent.stats());
+        out.error(result.message);
+        return EXIT.FAILURE;
+      }
+      if (result === "done") {
+        out.progress(torrent.stats());
+        out.done(torrent.stats());
+        if (o.seed && !interrupted) {
+          out.event({ event: "seeding", port: session.port });
+          await signalled;
+          return EXIT.OK;
+        }
+        return EXIT.OK;
+      }
+      return EXIT.INTERRUPTED;
+    } finally {
+      clearInterval(ticker);
+      out.finish();
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await stop();
+  }
+}
+
+function wireEvents(t: Torrent, out: Output): void {
+  t.on("checked", (have) =>
+    out.event({ event: "checked", havePieces: have, pieces: t.meta.pieceCount }),
+  );
+  t.on("peer-connected", (address, id) =>
+    out.event({ event: "peer-connected", address, client: id }),
+  );
+  t.on("peer-disconnected", (address, reason) =>
+    out.event({ event: "peer-disconnected", address, reason }),
+  );
+  t.on("peer-banned", (address, reason) =>
+    out.event({ event: "peer-banned", address, reason }, true),
+  );
+  t.on("hash-failed", (index) => out.event({ event: "hash-failed", piece: index }, true));
+  t.on("error", (e) => out.event({ event: "error", message: e.message }, true));
+}
+
+interface Output {
+  interval: number;
+  event(e: Record<string, unknown>, important?: boolean): void;
+  progress(s: TorrentStats): void;
+  done(s: TorrentStats): void;
+  error(message: string): void;
+  finish(): void;
+}
+
+function pct(s: TorrentStats): number {
+  return s.wanted === 0 ? 100 : (100 * s.have) / s.wanted;
+}
+
+function eta(s: TorrentStats): string {
+  const left = s.wanted - s.have;
+  if (left <= 0) return "0s";
+  if (s.downloadRate < 1) return "--";
+  const secs = Math.round(left / s.downloadRate);
+  return secs >= 3600
+    ? `${Math.floor(secs / 3600)}h${Math.floor((secs % 3600) / 60)}m`
+    : secs >= 60
+      ? `${Math.floor(secs / 60)}m${secs % 60}s`
+      : `${secs}s`;
+}
+
+/** `--json`: one object per line on stdout. Keys are documented in the README. */
+class JsonOutput implements Output {
+  interval = 1000;
+  event(e: Record<string, unknown>): void {
+    process.stdout.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`);
+  }
+  progress(s: TorrentStats): void {
+    this.event({
+      event: "progress",
+      state: s.state,
+      percent: Number(pct(s).toFixed(2)),
+      have: s.have,
+      wanted: s.wanted,
+      piecesHave: s.piecesHave,
+      piecesWanted: s.piecesWanted,
+      downloaded: s.downloaded,
+      uploaded: s.uploaded,
+      downloadRate: Math.round(s.downloadRate),
+      uploadRate: Math.round(s.uploadRate),
+      peers: s.peers,
+      seeds: s.seeds,
+    });
+  }
+  done(s: TorrentStats): void {
+    this.event({ event: "done", have: s.have, downloaded: s.downloaded, uploaded: s.uploaded });
+  }
+  error(message: string): void {
+    this.event({ event: "error", message });
+  }
+  finish(): void {}
+}
+
+/** Not a terminal: a plain line every few seconds on stderr, and notable events. */
+class PlainOutput implements Output {
+  interval = 2000;
+  event(e: Record<string, unknown>, important = false): void {
+    if (e.event === "started") {
+      process.stderr.write(
+        `Downloading ${printable(String(e.name))} (${formatBytes(Number(e.length))}) into ${printable(String(e.dir))}, listening on port ${e.port}\n`,
+      );
+    } else if (important || e.event === "checked" || e.event === "seeding") {
+      process.stderr.write(
+        `${Object.entries(e)
+          .map(([k, v]) => `${k}=${typeof v === "string" ? printable(v) : v}`)
+          .join(" ")}\n`,
+      );
+    }
+  }
+  progress(s: TorrentStats): void {
+    process.stderr.write(
+      `${pct(s).toFixed(1)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)} down ${formatBytes(s.downloadRate)}/s up ${formatBytes(s.uploadRate)}/s peers ${s.peers} eta ${eta(s)}\n`,
+    );
+  }
+  done(s: TorrentStats): void {
+    process.stderr.write(`Complete: ${formatBytes(s.have)} verified\n`);
+  }
+  error(message: string): void {
+    process.stderr.write(`tessera: ${printable(message)}\n`);
+  }
+  finish(): void {}
+}
+
+/** A terminal: one live line redrawn in place. */
+class TtyOutput implements Output {
+  interval = 250;
+  #drawn = false;
+  event(e: Record<string, unknown>, important = false): void {
+    if (e.event === "started") {
+      process.stderr.write(
+        `Downloading ${printable(String(e.name))} (${formatBytes(Number(e.length))}) into ${printable(String(e.dir))}\n`,
+      );
+    } else if (important || e.event === "seeding") {
+      this.#clear();
+      process.stderr.write(
+        `${Object.entries(e)
+          .filter(([k]) => k !== "event")
+          .map(([k, v]) => `${k}: ${typeof v === "string" ? printable(v) : v}`)
+          .join(", ")}${e.event === "seeding" ? " — seeding; Ctrl-C to stop" : ""}\n`,
+      );
+    }
+  }
+  progress(s: TorrentStats): void {
+    const width = 30;
+    const p = pct(s);
+    const filled = Math.round((p / 100) * width);
+    const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
+    const line = `[${bar}] ${p.toFixed(1).padStart(5)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)}  down ${formatBytes(s.downloadRate)}/s  up ${formatBytes(s.uploadRate)}/s  peers ${s.peers}  eta ${eta(s)}`;
+    process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+    this.#drawn = true;
+  }
+  #clear(): void {
+    if (this.#drawn) process.stderr.write("\r\x1b[2K");
+    this.#drawn = false;
+  }
+  done(s: TorrentStats): void {
+    this.#clear();
+    process.stderr.write(`Complete: ${formatBytes(s.have)} verified\n`);
+  }
+  error(message: string): void {
+    this.#clear();
+    process.stderr.write(`tessera: ${printable(message)}\n`);
+  }
+  finish(): void {
+    this.#clear();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The listen socket: accepts TCP connections, reads just enough of the BitTorrent handshake
+ * (48 bytes: protocol string, reserved bytes, info-hash) to know which torrent the peer wants,
+ * and hands the socket, with every byte read so far, to that torrent.
+ */
+import net from "node:net";
+import { HANDSHAKE_PREFIX } from "../wire/index.js";
+
+/** Bytes of the handshake needed to route a connection: prefix (20) + reserved (8) + info-hash (20). */
+const ROUTE_BYTES = 48;
+/** An incoming connection must say which torrent it wants within this time. */
+export const INCOMING_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface ListenerOptions {
+  port: number;
+  /** Default `::` (IPv4 and IPv6 where the system allows), falling back to `0.0.0.0`. */
+  host?: string;
+  /** Called with a routed connection; return false to refuse (the socket is then closed). */
+  route: (infoHash: Uint8Array, socket: net.Socket, buffered: Uint8Array) => boolean;
+  /** Most connections being routed at once (half-open handshakes). */
+  maxPending?: number;
+}
+
+export class Listener {
+  readonly #server: net.Server;
+  readonly #o: ListenerOptions;
+  #pending = 0;
+
+  private constructor(server: net.Server, o: ListenerOptions) {
+    this.#server = server;
+    this.#o = o;
+  }
+
+  /** Start listening; resolves once bound (port 0 picks a free port). */
+  static async listen(o: ListenerOptions): Promise<Listener> {
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false });
+    const l = new Listener(server, o);
+    server.on("connection", (s) => l.#accept(s));
+    server.on("error", () => {});
+    const tryListen = (host: string) =>
+      new Promise<void>((resolve, reject) => {
+        const onError = (e: Error) => {
+          server.off("listening", onOk);
+          reject(e);
+        };
+        const onOk = () => {
+          server.off("error", onError);
+          resolve();
+        };
+        server.once("error", onError);
+        server.once("listening", onOk);
+        server.listen({ port: o.port, host, ipv6Only: false, exclusive: true });
+      });
+    const host = o.host ?? "::";
+    try {
+      await tryListen(host);
+    } catch (e) {
+      if (o.host !== undefined || (e as NodeJS.ErrnoException).code === "EADDRINUSE") throw e;
+      await tryListen("0.0.0.0");
+    }
+    server.unref();
+    return l;
+  }
+
+  get port(): number {
+    const a = this.#server.address();
+    return typeof a === "object" && a !== null ? a.port : 0;
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#pending >= (this.#o.maxPending ?? 200)) {
+      socket.destroy();
+      return;
+    }
+    this.#pending++;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      this.#pending--;
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      if (!ok) socket.destroy();
+    };
+    const onClose = () => finish(false);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      // Check the protocol prefix as soon as it is there: junk is dropped at once.
+      const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+      const n = Math.min(head.length, HANDSHAKE_PREFIX.length);
+      for (let i = 0; i < n; i++) {
+        if (head[i] !== HANDSHAKE_PREFIX[i]) {
+          finish(false);
+          return;
+        }
+      }
+      if (size < ROUTE_BYTES) return;
+      socket.pause();
+      finish(true);
+      const all = new Uint8Array(head.buffer, head.byteOffset, head.length);
+      const infoHash = all.slice(28, 48);
+      if (!this.#o.route(infoHash, socket, all)) socket.destroy();
+    };
+    const timer = setTimeout(() => finish(false), INCOMING_HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    socket.on("data", onData);
+    socket.on("close", onClose);
+    socket.on("error", () => {});
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** Dial a peer over TCP, with a timeout. */
+export function dial(host: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error("connect timeout"));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(e);
+    });
+  });
+}

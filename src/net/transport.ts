@@ -1,0 +1,86 @@
+/**
+ * The byte-stream edge a {@link Peer} runs on. TCP today; uTP and MSE/PE later provide the same
+ * shape: a duplex stream of bytes and a remote address, nothing more.
+ */
+import type net from "node:net";
+
+export interface Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Write chunks in order as one vectored write. Returns false when the kernel buffer is full. */
+  write(chunks: Uint8Array[]): boolean;
+  /** True while writes are backed up (wait for `onDrain`). */
+  readonly congested: boolean;
+  pause(): void;
+  resume(): void;
+  close(): void;
+  onData: (chunk: Uint8Array) => void;
+  onDrain: () => void;
+  onClose: (error?: Error) => void;
+}
+
+/** Format an address for display and identity: `1.2.3.4:6881`, `[::1]:6881`. */
+export function formatAddress(host: string, port: number): string {
+  const h = host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
+  return h.includes(":") ? `[${h}]:${port}` : `${h}:${port}`;
+}
+
+/** Wrap a connected TCP socket. `initial` are bytes already read from it (an incoming handshake). */
+export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transport {
+  socket.setNoDelay(true);
+  let closed = false;
+  let congested = false;
+  const t: Transport = {
+    remoteAddress: normaliseHost(socket.remoteAddress ?? "?"),
+    remotePort: socket.remotePort ?? 0,
+    write(chunks) {
+      if (closed) return false;
+      let ok = true;
+      if (chunks.length === 1) ok = socket.write(chunks[0]!);
+      else {
+        socket.cork();
+        for (const c of chunks) ok = socket.write(c);
+        socket.uncork();
+      }
+      if (!ok) congested = true;
+      return ok;
+    },
+    get congested() {
+      return congested;
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    close() {
+      if (closed) return;
+      closed = true;
+      socket.destroy();
+    },
+    onData: () => {},
+    onDrain: () => {},
+    onClose: () => {},
+  };
+  socket.on("data", (chunk: Buffer) => t.onData(chunk));
+  socket.on("drain", () => {
+    congested = false;
+    t.onDrain();
+  });
+  socket.on("error", () => {
+    /* reported through close */
+  });
+  socket.on("close", (hadError) => {
+    closed = true;
+    t.onClose(hadError ? new Error("connection reset") : undefined);
+  });
+  socket.resume();
+  if (initial && initial.length > 0) {
+    // Delivered after the caller has wired onData.
+    queueMicrotask(() => {
+      if (!closed) t.onData(initial);
+    });
+  }
+  return t;
+}
+
+function normaliseHost(h: string): string {
+  return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h;
+}

@@ -1,0 +1,455 @@
+/**
+ * One peer connection's protocol state machine (sans-I/O).
+ *
+ * It owns the wire decoder and the per-connection state of BEP 3 — choke/interest in both
+ * directions, the peer's pieces, our outstanding requests to it, its requests to us — and the
+ * timeouts that go with them. It never touches a socket or a timer: bytes come in through
+ * {@link Peer.receive}, time through `now` arguments and {@link Peer.tick}, and bytes go out
+ * through the `send` sink given at construction. Decisions (what to request, whom to unchoke,
+ * whether to serve) belong to the torrent, which the peer tells about events through
+ * {@link PeerHost}.
+ *
+ * Invariants:
+ * - nothing but a handshake is accepted or sent before the handshake exchange completes;
+ * - `requests` holds exactly our requests the peer has neither answered nor had cancelled; a
+ *   choke from the peer clears it (BEP 3: pending requests are dropped) and reports each block to
+ *   the host so it can be picked again;
+ * - `incoming` holds the peer's requests we have not served, at most {@link MAX_INCOMING_REQUESTS};
+ *   choking the peer clears it;
+ * - after `close` the peer sends and accepts nothing more, and the host has heard `onClose` once.
+ */
+import type { PeerId } from "../types.js";
+import { toHex } from "../types.js";
+import { Bitfield } from "../util/bitfield.js";
+import {
+  encodeHandshake,
+  encodeMessage,
+  encodePieceHeader,
+  encodeRequest,
+  type HandshakeInfo,
+  REQUEST_MESSAGE_LENGTH,
+  WireDecoder,
+  WireError,
+  type WireMessage,
+} from "../wire/index.js";
+import { RateMeter } from "./rate.js";
+
+/** Most unserved requests a peer may have queued with us before it is dropped as a flooder. */
+export const MAX_INCOMING_REQUESTS = 500;
+/** The `reqq` we would advertise (BEP 10); peers sending more than twice this are dropped. */
+export const ADVERTISED_REQQ = 250;
+/** Time allowed for the handshake after connecting. */
+export const HANDSHAKE_TIMEOUT_MS = 20_000;
+/** Send a keep-alive after this long without sending anything. */
+export const KEEPALIVE_INTERVAL_MS = 60_000;
+/** Drop the peer after this long without receiving anything (keep-alives included). */
+export const IDLE_TIMEOUT_MS = 150_000;
+/** A request unanswered this long while unchoked times out (the block is picked again). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** No block for this long while we have requests out: the peer is snubbed. */
+export const SNUB_TIMEOUT_MS = 60_000;
+
+export type CloseReason =
+  | { kind: "protocol"; error: WireError }
+  | { kind: "timeout"; what: "handshake" | "idle" }
+  | { kind: "wrong-torrent" }
+  | { kind: "self" }
+  | { kind: "duplicate" }
+  | { kind: "banned" }
+  | { kind: "request-flood" }
+  | { kind: "unrequested-block" }
+  | { kind: "socket"; message: string }
+  | { kind: "local"; message: string };
+
+/** What a peer reports to its torrent. Handlers run synchronously inside `receive`/`tick`. */
+export interface PeerHost {
+  onHandshake(peer: Peer, info: HandshakeInfo): void;
+  /** The peer's full set of pieces is known (bitfield, have_all, have_none, or none sent). */
+  onBitfield(peer: Peer): void;
+  onHave(peer: Peer, index: number): void;
+  onChoked(peer: Peer, dropped: number[]): void;
+  onUnchoked(peer: Peer): void;
+  onInterest(peer: Peer, interested: boolean): void;
+  /** A block we asked for. `block` is only valid during the call: copy it out. */
+  onBlock(peer: Peer, index: number, begin: number, block: Uint8Array): void;
+  /** The peer asked for a block (already range-checked); `peer.incoming` holds it. */
+  onRequest(peer: Peer): void;
+  /** Requests timed out (block keys), to be picked again elsewhere. */
+  onRequestTimeout(peer: Peer, keys: number[]): void;
+  onClose(peer: Peer, reason: CloseReason): void;
+}
+
+export interface PeerOptions {
+  key: number;
+  infoHash: Uint8Array;
+  peerId: PeerId;
+  pieceCount: number;
+  pieceLength: number;
+  totalLength: number;
+  /** We dialled (send the handshake at once) or accepted (answer the peer's handshake). */
+  outgoing: boolean;
+  reserved: Uint8Array;
+  now: number;
+  /** Writes bytes to the transport, in order. Several chunks form one vectored write. */
+  send: (chunks: Uint8Array[]) => void;
+  /** Closes the transport. */
+  disconnect: () => void;
+  /** Display address, e.g. `127.0.0.1:6881`. */
+  address: string;
+}
+
+export interface IncomingRequest {
+  index: number;
+  begin: number;
+  length: number;
+}
+
+const BLOCK = 16 * 1024;
+
+export class Peer {
+  readonly key: number;
+  readonly address: string;
+  readonly outgoing: boolean;
+  readonly #o: PeerOptions;
+  readonly #host: PeerHost;
+  readonly #decoder: WireDecoder;
+  readonly #blocksPerPiece: number;
+
+  /** The remote peer id, once its handshake arrived. */
+  remoteId: PeerId | undefined;
+  remoteReserved: Uint8Array | undefined;
+  handshaken = false;
+  closed = false;
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** The peer's pieces (all zero until its bitfield arrives). */
+  have: Bitfield;
+  /** Whether the peer's bitfield (or its absence) has been settled. */
+  bitfieldKnown = false;
+  /** Our outstanding requests: block key → time sent. */
+  readonly requests = new Map<number, number>();
+  /** The peer's requests to us, oldest first. */
+  incoming: IncomingRequest[] = [];
+  readonly downloadRate = new RateMeter();
+  readonly uploadRate = new RateMeter();
+  readonly connectedAt: number;
+  lastReceived: number;
+  lastSent: number;
+  lastBlockAt: number;
+  /** Set by the host for endgame/smart-ban bookkeeping; free for the torrent to use. */
+  hashFailures = 0;
+
+  constructor(o: PeerOptions, host: PeerHost) {
+    this.#o = o;
+    this.#host = host;
+    this.key = o.key;
+    this.address = o.address;
+    this.outgoing = o.outgoing;
+    this.connectedAt = o.now;
+    this.lastReceived = o.now;
+    this.lastSent = o.now;
+    this.lastBlockAt = o.now;
+    this.have = new Bitfield(o.pieceCount);
+    this.#blocksPerPiece = Math.ceil(o.pieceLength / BLOCK);
+    this.#decoder = new WireDecoder({
+      pieceCount: o.pieceCount,
+      pieceLength: o.pieceLength,
+      totalLength: o.totalLength,
+      fast: false,
+      extended: false,
+      expectHandshake: true,
+    });
+    if (o.outgoing) this.#sendHandshake();
+  }
+
+  /** Key of a block for maps: piece × blocks-per-piece + block number. */
+  blockKey(index: number, begin: number): number {
+    return index * this.#blocksPerPiece + begin / BLOCK;
+  }
+
+  /** Inverse of {@link blockKey}. */
+  blockOf(key: number): { index: number; begin: number } {
+    const index = Math.floor(key / this.#blocksPerPiece);
+    return { index, begin: (key - index * this.#blocksPerPiece) * BLOCK };
+  }
+
+  #sendHandshake(): void {
+    this.#write(
+      [
+        encodeHandshake({
+          infoHash: this.#o.infoHash,
+          peerId: this.#o.peerId,
+          reserved: this.#o.reserved,
+        }),
+      ],
+      this.#o.now,
+    );
+  }
+
+  #write(chunks: Uint8Array[], now: number): void {
+    if (this.closed) return;
+    this.lastSent = now;
+    this.#o.send(chunks);
+  }
+
+  #msg(msg: WireMessage, now: number): void {
+    this.#write([encodeMessage(msg)], now);
+  }
+
+  /** Feed bytes read from the transport. */
+  receive(chunk: Uint8Array, now: number): void {
+    if (this.closed) return;
+    this.lastReceived = now;
+    this.#decoder.push(chunk);
+    try {
+      for (;;) {
+        if (this.closed) return;
+        const item = this.#decoder.next();
+        if (item === undefined) return;
+        if (item.type === "handshake") this.#onHandshake(item, now);
+        else this.#onMessage(item, now);
+      }
+    } catch (e) {
+      if (e instanceof WireError) this.close({ kind: "protocol", error: e });
+      else throw e;
+    }
+  }
+
+  #onHandshake(info: HandshakeInfo, now: number): void {
+    if (!equalBytes(info.infoHash, this.#o.infoHash)) {
+      this.close({ kind: "wrong-torrent" });
+      return;
+    }
+    if (equalBytes(info.peerId, this.#o.peerId)) {
+      this.close({ kind: "self" });
+      return;
+    }
+    this.remoteId = info.peerId;
+    this.remoteReserved = info.reserved;
+    if (!this.outgoing) this.#sendHandshake();
+    this.handshaken = true;
+    this.#host.onHandshake(this, info);
+    void now;
+  }
+
+  #settleBitfield(): void {
+    if (this.bitfieldKnown) return;
+    this.bitfieldKnown = true;
+    this.#host.onBitfield(this);
+  }
+
+  #onMessage(m: WireMessage, now: number): void {
+    switch (m.type) {
+      case "keep_alive":
+        return;
+      case "bitfield": {
+        this.have = new Bitfield(this.have.length, m.bits);
+        this.#settleBitfield();
+        return;
+      }
+      case "have_all":
+        this.have.setAll();
+        this.#settleBitfield();
+        return;
+      case "have_none":
+        this.#settleBitfield();
+        return;
+      default:
+        break;
+    }
+    // Any other message means the peer sent no bitfield: it has nothing yet.
+    this.#settleBitfield();
+    switch (m.type) {
+      case "have":
+        if (this.have.set(m.index)) this.#host.onHave(this, m.index);
+        return;
+      case "choke": {
+        this.peerChoking = true;
+        const dropped = [...this.requests.keys()];
+        this.requests.clear();
+        // Blocks already on the wire may still arrive after a choke: accept them quietly.
+        for (const k of dropped) this.#recentlyCancelled.add(k);
+        this.#host.onChoked(this, dropped);
+        return;
+      }
+      case "unchoke":
+        this.peerChoking = false;
+        this.#host.onUnchoked(this);
+        return;
+      case "interested":
+      case "not_interested":
+        this.peerInterested = m.type === "interested";
+        this.#host.onInterest(this, this.peerInterested);
+        return;
+      case "request":
+        if (this.amChoking) return; // BEP 3: requests from choked peers are ignored.
+        if (this.incoming.length >= MAX_INCOMING_REQUESTS) {
+          this.close({ kind: "request-flood" });
+          return;
+        }
+        this.incoming.push({ index: m.index, begin: m.begin, length: m.length });
+        this.#host.onRequest(this);
+        return;
+      case "cancel": {
+        const i = this.incoming.findIndex(
+          (r) => r.index === m.index && r.begin === m.begin && r.length === m.length,
+        );
+        if (i >= 0) this.incoming.splice(i, 1);
+        return;
+      }
+      case "piece": {
+        const key = this.blockKey(m.index, m.begin);
+        if (!this.requests.delete(key)) {
+          // A block we did not ask for (or cancelled in endgame: those arrive late and are fine).
+          if (this.#recentlyCancelled.delete(key)) return;
+          this.close({ kind: "unrequested-block" });
+          return;
+        }
+        this.lastBlockAt = now;
+        this.downloadRate.add(m.block.length, now);
+        this.#host.onBlock(this, m.index, m.begin, m.block);
+        return;
+      }
+      default:
+        // port, unknown ids and the like: ignored (extensions come with BEP 10).
+        return;
+    }
+  }
+
+  /** Blocks we cancelled; a peer may still send them (allowed), so they are not "unrequested". */
+  readonly #recentlyCancelled = new Set<number>();
+
+  /** Check timeouts; call about once a second. */
+  tick(now: number): void {
+    if (this.closed) return;
+    if (!this.handshaken) {
+      if (now - this.connectedAt > HANDSHAKE_TIMEOUT_MS)
+        this.close({ kind: "timeout", what: "handshake" });
+      return;
+    }
+    if (now - this.lastReceived > IDLE_TIMEOUT_MS) {
+      this.close({ kind: "timeout", what: "idle" });
+      return;
+    }
+    if (now - this.lastSent > KEEPALIVE_INTERVAL_MS) this.#write([new Uint8Array(4)], now);
+    if (this.requests.size > 0 && !this.peerChoking) {
+      let expired: number[] | undefined;
+      for (const [key, at] of this.requests) {
+        if (now - at > REQUEST_TIMEOUT_MS) (expired ??= []).push(key);
+      }
+      if (expired) {
+        for (const k of expired) {
+          this.requests.delete(k);
+          this.#recentlyCancelled.add(k);
+        }
+        this.#host.onRequestTimeout(this, expired);
+      }
+    }
+    if (this.#recentlyCancelled.size > 4 * ADVERTISED_REQQ) this.#recentlyCancelled.clear();
+  }
+
+  /** Snubbed: requests out but no block for {@link SNUB_TIMEOUT_MS}. */
+  snubbed(now: number): boolean {
+    return this.requests.size > 0 && now - this.lastBlockAt > SNUB_TIMEOUT_MS;
+  }
+
+  sendBitfield(bits: Bitfield, now: number): void {
+    if (bits.empty) return; // BEP 3: a peer with nothing may skip the bitfield.
+    this.#msg({ type: "bitfield", bits: bits.bytes }, now);
+  }
+
+  sendHave(index: number, now: number): void {
+    this.#msg({ type: "have", index: index as never }, now);
+  }
+
+  setInterested(interested: boolean, now: number): void {
+    if (this.amInterested === interested) return;
+    this.amInterested = interested;
+    this.#msg({ type: interested ? "interested" : "not_interested" }, now);
+  }
+
+  choke(now: number): void {
+    if (this.amChoking) return;
+    this.amChoking = true;
+    this.incoming = [];
+    this.#msg({ type: "choke" }, now);
+  }
+
+  unchoke(now: number): void {
+    if (!this.amChoking) return;
+    this.amChoking = false;
+    this.#msg({ type: "unchoke" }, now);
+  }
+
+  /** Request blocks, all in one write. Each is `[index, begin, length]`. */
+  request(blocks: readonly { piece: number; begin: number; length: number }[], now: number): void {
+    if (blocks.length === 0 || this.closed) return;
+    const buf = new Uint8Array(blocks.length * REQUEST_MESSAGE_LENGTH);
+    let off = 0;
+    for (const b of blocks) {
+      off = encodeRequest(buf, off, b.piece, b.begin, b.length);
+      this.requests.set(this.blockKey(b.piece, b.begin), now);
+    }
+    this.#write([buf], now);
+  }
+
+  /** Cancel one of our requests (endgame: another peer delivered it). */
+  cancel(index: number, begin: number, length: number, now: number): void {
+    const key = this.blockKey(index, begin);
+    if (!this.requests.delete(key)) return;
+    this.#recentlyCancelled.add(key);
+    this.#msg({ type: "cancel", index: index as never, begin, length }, now);
+  }
+
+  /** Send a block the peer requested (header and data in one vectored write, no copy). */
+  sendBlock(index: number, begin: number, data: Uint8Array, now: number): void {
+    this.uploadRate.add(data.length, now);
+    this.#write([encodePieceHeader(index, begin, data.length), data], now);
+  }
+
+  /** Bytes the decoder is holding (for memory accounting). */
+  get bufferedBytes(): number {
+    return this.#decoder.bufferedBytes;
+  }
+
+  /** A short id for logs: address and client prefix. */
+  get label(): string {
+    const id = this.remoteId
+      ? Buffer.from(this.remoteId.subarray(0, 8))
+          .toString("latin1")
+          .replace(/[^\x20-\x7e]/g, "?")
+      : "";
+    return id ? `${this.address} (${id})` : this.address;
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#o.disconnect();
+    this.#host.onClose(this, reason);
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function describeClose(r: CloseReason): string {
+  switch (r.kind) {
+    case "protocol":
+      return `protocol violation: ${r.error.message} (${r.error.code})`;
+    case "timeout":
+      return `${r.what} timeout`;
+    case "socket":
+    case "local":
+      return r.message;
+    default:
+      return r.kind;
+  }
+}
+
+export { toHex };

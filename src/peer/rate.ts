@@ -1,0 +1,56 @@
+/**
+ * Transfer rate over a sliding window, fed with byte counts and the current time (ms). No timers:
+ * the caller passes `now`, so simulated clocks work. O(1) per sample.
+ */
+export class RateMeter {
+  readonly #bucketMs: number;
+  readonly #buckets: Float64Array;
+  #head = 0;
+  #headStart = 0;
+  #total = 0;
+  /** Bytes ever counted. */
+  total = 0;
+
+  /** `windowMs` split into `buckets` slots (default 5 s in 10 slots). */
+  constructor(windowMs = 5000, buckets = 10) {
+    this.#bucketMs = windowMs / buckets;
+    this.#buckets = new Float64Array(buckets);
+  }
+
+  add(bytes: number, now: number): void {
+    this.#advance(now);
+    this.#buckets[this.#head]! += bytes;
+    this.#total += bytes;
+    this.total += bytes;
+  }
+
+  /** Bytes per second over the window. */
+  rate(now: number): number {
+    this.#advance(now);
+    const n = this.#buckets.length;
+    const elapsed = (n - 1) * this.#bucketMs + Math.max(now - this.#headStart, 1);
+    return (this.#total * 1000) / elapsed;
+  }
+
+  #advance(now: number): void {
+    if (this.#headStart === 0) {
+      this.#headStart = now;
+      return;
+    }
+    let steps = Math.floor((now - this.#headStart) / this.#bucketMs);
+    if (steps <= 0) return;
+    const n = this.#buckets.length;
+    if (steps >= n) {
+      this.#buckets.fill(0);
+      this.#total = 0;
+      this.#headStart += steps * this.#bucketMs;
+      return;
+    }
+    while (steps-- > 0) {
+      this.#head = (this.#head + 1) % n;
+      this.#total -= this.#buckets[this.#head]!;
+      this.#buckets[this.#head] = 0;
+      this.#headStart += this.#bucketMs;
+    }
+  }
+}

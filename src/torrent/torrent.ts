@@ -1,0 +1,660 @@
+/**
+ * One torrent's swarm: peers, piece picking, choking, hashing and storage, and its events.
+ *
+ * Piece lifecycle (each wanted piece is in exactly one state):
+ *   missing → requested (blocks out to peers, buffer in PieceBuffers) → full (all blocks in,
+ *   detached, hashing in a worker) → writing (verified, queued to storage) → had (announced with
+ *   HAVE, served to peers). A hash failure sends the piece back to missing and feeds smart ban.
+ * A piece is announced and served only once it is on disk, so a peer's request can always be
+ * read back.
+ */
+import type { TorrentMeta } from "../metainfo/index.js";
+import { formatAddress, type Transport } from "../net/transport.js";
+import {
+  type CloseReason,
+  describeClose,
+  type IncomingRequest,
+  Peer,
+  type PeerHost,
+} from "../peer/peer.js";
+import type { HashPool } from "../storage/hash-pool.js";
+import { TorrentStorage } from "../storage/storage.js";
+import type { PeerId } from "../types.js";
+import type { PeerAddress } from "../util/address.js";
+import { Bitfield } from "../util/bitfield.js";
+import type { HandshakeInfo } from "../wire/index.js";
+import { type ChokerPeer, chooseUnchokes, desiredQueue } from "./choker.js";
+import { TypedEmitter } from "./events.js";
+import { type BlockRef, PiecePicker } from "./picker.js";
+import { PieceBuffers } from "./piece-buffers.js";
+import { wantedLayout } from "./selection.js";
+import { SmartBan } from "./smart-ban.js";
+
+/** Cap on memory for pieces being assembled or hashed. */
+export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
+/** Peers per torrent. */
+export const DEFAULT_MAX_PEERS = 80;
+/** Upload slots (unchoked peers), optimistic one included. */
+export const DEFAULT_UPLOAD_SLOTS = 8;
+export const CHOKE_INTERVAL_MS = 10_000;
+/** Dials started per tick. */
+const DIALS_PER_TICK = 10;
+/** Peers a peer is banned after this many pieces that failed with its data in them. */
+const MAX_HASH_FAILURES = 3;
+
+export type TorrentState = "checking" | "downloading" | "seeding" | "stopped" | "error";
+
+export interface TorrentStats {
+  state: TorrentState;
+  /** Verified bytes of wanted pieces. */
+  have: number;
+  /** Bytes of wanted pieces. */
+  wanted: number;
+  piecesHave: number;
+  piecesWanted: number;
+  downloaded: number;
+  uploaded: number;
+  downloadRate: number;
+  uploadRate: number;
+  peers: number;
+  seeds: number;
+}
+
+export interface TorrentEvents {
+  /** The data on disk was checked: `have` pieces were already there. */
+  checked: (have: number) => void;
+  piece: (index: number) => void;
+  "hash-failed": (index: number) => void;
+  "peer-connected": (address: string, id: string) => void;
+  "peer-disconnected": (address: string, reason: string) => void;
+  "peer-banned": (address: string, reason: string) => void;
+  /** Every wanted piece is verified and on disk. */
+  done: () => void;
+  error: (error: Error) => void;
+}
+
+export interface TorrentOptions {
+  downloadDir: string;
+  peerId: PeerId;
+  hashPool: HashPool;
+  /** Dial a peer; the session owns sockets and limits. */
+  dial: (addr: PeerAddress) => Promise<Transport>;
+  /** User-visible (non-padding) file indices to download; default all. */
+  select?: Set<number>;
+  maxPeers?: number;
+  uploadSlots?: number;
+  /** Keep seeding after done (default true: a torrent seeds until stopped). */
+  seed?: boolean;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Candidate {
+  addr: PeerAddress;
+  failures: number;
+  nextAttempt: number;
+  connected: boolean;
+  /** Given by hand: never forgotten. */
+  pinned: boolean;
+}
+
+export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
+  readonly meta: TorrentMeta;
+  readonly storage: TorrentStorage;
+  readonly picker: PiecePicker;
+  state: TorrentState = "checking";
+  error: Error | undefined;
+  readonly #o: TorrentOptions;
+  readonly #now: () => number;
+  readonly #peers = new Map<number, Peer>();
+  readonly #transports = new Map<number, Transport>();
+  readonly #candidates = new Map<string, Candidate>();
+  readonly #banned = new Set<string>();
+  readonly #buffers: PieceBuffers;
+  readonly #smartBan = new SmartBan();
+  readonly #wantedPieces: Uint8Array;
+  readonly #reserved = new Uint8Array(8);
+  #nextKey = 1;
+  #hashing = 0;
+  #hashingBytes = 0;
+  #dialing = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #lastChoke = 0;
+  #optimisticState: unknown;
+  #downloaded = 0;
+  #uploaded = 0;
+  #haveBytes = 0;
+  #wantedBytes = 0;
+  #piecesWanted = 0;
+  #paused = false;
+  #doneEmitted = false;
+  readonly #scratch: BlockRef[] = [];
+  readonly done: Promise<void>;
+  #resolveDone!: () => void;
+  #rejectDone!: (e: Error) => void;
+
+  constructor(meta: TorrentMeta, o: TorrentOptions) {
+    super();
+    this.meta = meta;
+    this.#o = o;
+    this.#now = o.now ?? (() => performance.now());
+    const layout = wantedLayout(meta, o.select);
+    this.#wantedPieces = layout.pieces;
+    this.storage = new TorrentStorage(meta, o.downloadDir, {
+      hashPool: o.hashPool,
+      wantedFiles: layout.files,
+    });
+    this.picker = new PiecePicker({
+      pieceCount: meta.pieceCount,
+      pieceLength: meta.pieceLength,
+      totalLength: meta.length,
+      ...(o.random ? { random: o.random } : {}),
+    });
+    for (let p = 0; p < meta.pieceCount; p++) {
+      if (layout.pieces[p]) {
+        this.#piecesWanted++;
+        this.#wantedBytes += this.#pieceSize(p);
+      } else {
+        this.picker.setPriority(p, 0);
+      }
+    }
+    this.#buffers = new PieceBuffers(meta.pieceLength, meta.length);
+    this.done = new Promise((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    // An unobserved failure must not crash the process; `error` events and `done` carry it.
+    this.done.catch(() => {});
+  }
+
+  get infoHashHex(): string {
+    return this.meta.infoHashHex;
+  }
+
+  #pieceSize(p: number): number {
+    return Math.min(this.meta.pieceLength, this.meta.length - p * this.meta.pieceLength);
+  }
+
+  /** Check existing data (resume by recheck), then start swarming. */
+  async start(): Promise<void> {
+    try {
+      const have = await this.storage.recheck();
+      for (const p of have.ones()) this.#markHave(p, false);
+      this.emit("checked", have.count);
+    } catch (e) {
+      this.#fail(e as Error);
+      return;
+    }
+    this.state = this.#isDone() ? "seeding" : "downloading";
+    this.#timer = setInterval(() => this.#tick(), 1000);
+    this.#timer.unref();
+    this.#checkDone();
+    this.#connectMore();
+  }
+
+  /** Add candidate peers (from --peer, trackers, PEX...). `pinned` ones are retried forever. */
+  addPeers(addrs: PeerAddress[], pinned = false): void {
+    for (const addr of addrs) {
+      const k = formatAddress(addr.host, addr.port);
+      const c = this.#candidates.get(k);
+      if (c) {
+        c.pinned ||= pinned;
+        continue;
+      }
+      this.#candidates.set(k, { addr, failures: 0, nextAttempt: 0, connected: false, pinned });
+    }
+    if (this.state === "downloading" || this.state === "seeding") this.#connectMore();
+  }
+
+  stats(): TorrentStats {
+    const now = this.#now();
+    let down = 0;
+    let up = 0;
+    let seeds = 0;
+    for (const p of this.#peers.values()) {
+      if (!p.handshaken) continue;
+      down += p.downloadRate.rate(now);
+      up += p.uploadRate.rate(now);
+      if (p.have.complete) seeds++;
+    }
+    return {
+      state: this.state,
+      have: this.#haveBytes,
+      wanted: this.#wantedBytes,
+      piecesHave: this.picker.have.count,
+      piecesWanted: this.#piecesWanted,
+      downloaded: this.#downloaded,
+      uploaded: this.#uploaded,
+      downloadRate: down,
+      uploadRate: up,
+      peers: [...this.#peers.values()].filter((p) => p.handshaken).length,
+      seeds,
+    };
+  }
+
+  /** Stop: close peers, flush and close files. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    const was = this.state;
+    this.state = "stopped";
+    if (this.#timer) clearInterval(this.#timer);
+    for (const p of [...this.#peers.values()])
+      p.close({ kind: "local", message: "torrent stopped" });
+    await this.storage.close();
+    if (was !== "error" && !this.#doneEmitted)
+      this.#rejectDone(new Error("torrent stopped before completion"));
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  #connectMore(): void {
+    if (this.state !== "downloading" && this.state !== "seeding") return;
+    const max = this.#o.maxPeers ?? DEFAULT_MAX_PEERS;
+    const now = this.#now();
+    let started = 0;
+    for (const [k, c] of this.#candidates) {
+      if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
+      if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
+      // Seeds don't dial peers unless asked to by hand (they come to us).
+      if (this.#isDone() && !c.pinned) continue;
+      c.connected = true;
+      started++;
+      this.#dialing++;
+      this.#o.dial(c.addr).then(
+        (t) => {
+          this.#dialing--;
+          if (this.state === "stopped" || this.state === "error") {
+            t.close();
+            return;
+          }
+          this.attach(t, true, k);
+        },
+        () => {
+          this.#dialing--;
+          this.#dialFailed(c, now);
+        },
+      );
+    }
+  }
+
+  #dialFailed(c: Candidate, now: number): void {
+    c.connected = false;
+    c.failures++;
+    const backoff = Math.min(c.pinned ? 30_000 : 300_000, 2_000 * 2 ** Math.min(c.failures, 10));
+    c.nextAttempt = now + backoff * (0.75 + 0.5 * Math.random());
+    if (!c.pinned && c.failures >= 8)
+      this.#candidates.delete(formatAddress(c.addr.host, c.addr.port));
+  }
+
+  /** Attach a transport (dialled by us, or routed to us by the session's listener). */
+  attach(t: Transport, outgoing: boolean, candidateKey?: string): void {
+    if (
+      this.#banned.has(t.remoteAddress) ||
+      this.#peers.size >= (this.#o.maxPeers ?? DEFAULT_MAX_PEERS) + (outgoing ? 0 : 10)
+    ) {
+      t.close();
+      if (candidateKey) {
+        const c = this.#candidates.get(candidateKey);
+        if (c) c.connected = false;
+      }
+      return;
+    }
+    const key = this.#nextKey++;
+    const address = formatAddress(t.remoteAddress, t.remotePort);
+    const peer = new Peer(
+      {
+        key,
+        infoHash: this.meta.infoHash,
+        peerId: this.#o.peerId,
+        pieceCount: this.meta.pieceCount,
+        pieceLength: this.meta.pieceLength,
+        totalLength: this.meta.length,
+        outgoing,
+        reserved: this.#reserved,
+        now: this.#now(),
+        send: (chunks) => {
+          if (!t.write(chunks)) {
+            /* congested: serving waits for drain */
+          }
+        },
+        disconnect: () => t.close(),
+        address,
+      },
+      this,
+    );
+    (peer as { candidateKey?: string }).candidateKey = candidateKey;
+    this.#peers.set(key, peer);
+    this.#transports.set(key, t);
+    t.onData = (chunk) => peer.receive(chunk, this.#now());
+    t.onDrain = () => this.#serve(peer);
+    t.onClose = (err) =>
+      peer.close({ kind: "socket", message: err ? err.message : "connection closed" });
+    if (this.#paused) t.pause();
+  }
+
+  // ---- PeerHost ------------------------------------------------------------------------------
+
+  onHandshake(peer: Peer, _info: HandshakeInfo): void {
+    for (const other of this.#peers.values()) {
+      if (
+        other !== peer &&
+        other.remoteId &&
+        peer.remoteId &&
+        Buffer.compare(other.remoteId, peer.remoteId) === 0
+      ) {
+        peer.close({ kind: "duplicate" });
+        return;
+      }
+    }
+    const now = this.#now();
+    peer.sendBitfield(this.picker.have, now);
+    this.emit(
+      "peer-connected",
+      peer.address,
+      peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
+    );
+  }
+
+  onBitfield(peer: Peer): void {
+    if (this.#isDone() && peer.have.complete && !this.#wantsMore()) {
+      // Two seeds have nothing to say to each other.
+      peer.close({ kind: "local", message: "both seeding" });
+      return;
+    }
+    this.picker.addPeer(peer.key, peer.have);
+    this.#updateInterest(peer);
+  }
+
+  onHave(peer: Peer, index: number): void {
+    this.picker.peerHave(peer.key, index);
+    if (!peer.amInterested) this.#updateInterest(peer);
+    if (this.#isDone() && peer.have.complete)
+      peer.close({ kind: "local", message: "both seeding" });
+  }
+
+  onChoked(peer: Peer, dropped: number[]): void {
+    for (const k of dropped) {
+      const { index, begin } = peer.blockOf(k);
+      this.picker.onRequestCancelled(peer.key, index, begin);
+    }
+    this.#refillAll();
+  }
+
+  onUnchoked(peer: Peer): void {
+    this.#fillRequests(peer);
+  }
+
+  onInterest(peer: Peer, interested: boolean): void {
+    if (interested && peer.amChoking) {
+      // Unchoke at once while slots are free; the choker rebalances every 10 s.
+      let unchoked = 0;
+      for (const p of this.#peers.values()) if (!p.amChoking) unchoked++;
+      if (unchoked < (this.#o.uploadSlots ?? DEFAULT_UPLOAD_SLOTS)) peer.unchoke(this.#now());
+    }
+  }
+
+  onBlock(peer: Peer, index: number, begin: number, block: Uint8Array): void {
+    this.#downloaded += block.length;
+    const result = this.picker.onBlock(peer.key, index, begin);
+    if (result.status === "unexpected") return;
+    // Endgame: the same block was asked of others; cancel theirs.
+    for (const otherKey of result.cancel ?? []) {
+      const other = this.#peers.get(otherKey);
+      other?.cancel(index, begin, block.length, this.#now());
+    }
+    if (result.status === "duplicate") {
+      this.#fillRequests(peer);
+      return;
+    }
+    const partial = this.#buffers.acquire(index);
+    this.#buffers.write(partial, begin, block, peer.key);
+    if (this.#buffers.isFull(partial)) {
+      const p = this.#buffers.detach(index)!;
+      void this.#hashPiece(index, p.data, p.senders);
+    }
+    this.#fillRequests(peer);
+  }
+
+  onRequest(peer: Peer): void {
+    this.#serve(peer);
+  }
+
+  onRequestTimeout(peer: Peer, keys: number[]): void {
+    for (const k of keys) {
+      const { index, begin } = peer.blockOf(k);
+      this.picker.onRequestCancelled(peer.key, index, begin);
+    }
+    this.#refillAll();
+  }
+
+  onClose(peer: Peer, reason: CloseReason): void {
+    this.#peers.delete(peer.key);
+    this.#transports.delete(peer.key);
+    if (peer.bitfieldKnown) this.picker.removePeer(peer.key);
+    const ck = (peer as { candidateKey?: string }).candidateKey;
+    const c = ck ? this.#candidates.get(ck) : undefined;
+    if (c) {
+      c.connected = false;
+      if (reason.kind === "self" || reason.kind === "wrong-torrent" || reason.kind === "banned") {
+        this.#candidates.delete(ck!);
+      } else {
+        this.#dialFailed(c, this.#now());
+        if (peer.handshaken) c.failures = Math.max(0, c.failures - 1);
+      }
+    }
+    if (peer.handshaken) this.emit("peer-disconnected", peer.address, describeClose(reason));
+    if (this.state === "downloading") this.#refillAll();
+  }
+
+  // ---- downloading ---------------------------------------------------------------------------
+
+  #wantsMore(): boolean {
+    return !this.picker.isComplete();
+  }
+
+  #isDone(): boolean {
+    return this.picker.isComplete() && this.#hashing === 0;
+  }
+
+  #updateInterest(peer: Peer): void {
+    const want = this.#wantsMore() && this.picker.isInteresting(peer.key);
+    peer.setInterested(want, this.#now());
+    if (want && !peer.peerChoking) this.#fillRequests(peer);
+  }
+
+  #fillRequests(peer: Peer): void {
+    if (peer.closed || peer.peerChoking || !peer.amInterested || this.state !== "downloading")
+      return;
+    const now = this.#now();
+    const target = desiredQueue({
+      rateBytesPerSec: peer.downloadRate.rate(now),
+      rttMs: 50,
+      blockSize: 16384,
+      reqq: 250,
+    });
+    const room = target - peer.requests.size;
+    if (room <= 0) return;
+    const out = this.#scratch;
+    out.length = 0;
+    const allowNew = this.#buffers.bytesInUse + this.#hashingBytes < MAX_PARTIAL_BYTES;
+    const n = this.picker.pick(peer.key, room, out, { allowNewPieces: allowNew });
+    if (n > 0) peer.request(out.slice(0, n), now);
+  }
+
+  #refillAll(): void {
+    for (const p of this.#peers.values()) this.#fillRequests(p);
+  }
+
+  async #hashPiece(index: number, data: Uint8Array, senders: Int32Array): Promise<void> {
+    // `data` is transferred to the worker (its length reads 0 meanwhile): keep the size.
+    const size = data.length;
+    this.#hashing++;
+    this.#hashingBytes += size;
+    let buf = data;
+    try {
+      const r = await this.#o.hashPool.hashBuffer(data, { transfer: true });
+      buf = r.data;
+      const expected = this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
+      const ok = Buffer.compare(r.digest, expected) === 0;
+      if (!ok) {
+        this.picker.onPieceHashed(index, false);
+        this.emit("hash-failed", index);
+        for (const k of this.#smartBan.onHashFailed(index, buf, senders))
+          this.#ban(k, `sent data for piece ${index} that failed its hash`);
+        const contributors = new Set<number>();
+        for (const s of senders) if (s >= 0) contributors.add(s);
+        for (const k of contributors) {
+          const p = this.#peers.get(k);
+          if (p && ++p.hashFailures >= MAX_HASH_FAILURES)
+            this.#ban(k, `${p.hashFailures} pieces failed with its data`);
+        }
+        this.#buffers.recycle(buf);
+        this.#refillAll();
+        return;
+      }
+      for (const k of this.#smartBan.onHashPassed(index, buf))
+        this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
+      if (this.state === "stopped") return;
+      await this.storage.whenWritable();
+      await this.storage.writePiece(index, buf);
+      this.#buffers.recycle(buf);
+      this.picker.onPieceHashed(index, true);
+      this.#markHave(index, true);
+    } catch (e) {
+      if (this.state !== "stopped") this.#fail(e as Error);
+    } finally {
+      this.#hashing--;
+      this.#hashingBytes -= size;
+    }
+    this.#checkDone();
+  }
+
+  #markHave(index: number, announce: boolean): void {
+    if (!announce) this.picker.setHave(index);
+    if (this.#wantedPieces[index]) this.#haveBytes += this.#pieceSize(index);
+    if (!announce) return;
+    const now = this.#now();
+    for (const p of this.#peers.values()) {
+      if (!p.handshaken) continue;
+      // A peer that already has the piece needn't hear of it (libtorrent's lazy HAVE), except
+      // that it costs nothing and keeps the exchange simple: skip only for seeds.
+      if (!p.have.complete) p.sendHave(index, now);
+      if (p.amInterested && !this.picker.isInteresting(p.key)) p.setInterested(false, now);
+    }
+    this.emit("piece", index);
+  }
+
+  #checkDone(): void {
+    if (this.#doneEmitted || !this.#isDone() || this.state === "checking") return;
+    this.#doneEmitted = true;
+    this.state = "seeding";
+    void this.storage.createEmptyFiles().then(
+      () => {
+        this.emit("done");
+        this.#resolveDone();
+      },
+      (e: Error) => this.#fail(e),
+    );
+    // Seeds drop peers that are seeds too.
+    for (const p of [...this.#peers.values()]) {
+      if (p.have.complete) p.close({ kind: "local", message: "both seeding" });
+      else p.setInterested(false, this.#now());
+    }
+  }
+
+  #ban(key: number, why: string): void {
+    const p = this.#peers.get(key);
+    if (!p) return;
+    this.#banned.add(this.#transports.get(key)?.remoteAddress ?? p.address);
+    this.emit("peer-banned", p.address, why);
+    p.close({ kind: "banned" });
+  }
+
+  #fail(e: Error): void {
+    if (this.state === "error") return;
+    this.state = "error";
+    this.error = e;
+    if (this.#timer) clearInterval(this.#timer);
+    for (const p of [...this.#peers.values()]) p.close({ kind: "local", message: e.message });
+    this.emit("error", e);
+    this.#rejectDone(e);
+  }
+
+  // ---- uploading -----------------------------------------------------------------------------
+
+  readonly #serving = new Set<number>();
+
+  async #serve(peer: Peer): Promise<void> {
+    if (this.#serving.has(peer.key)) return;
+    this.#serving.add(peer.key);
+    try {
+      const t = this.#transports.get(peer.key);
+      while (!peer.closed && !peer.amChoking && peer.incoming.length > 0 && t && !t.congested) {
+        const r = peer.incoming.shift() as IncomingRequest;
+        if (!this.picker.have.has(r.index)) continue; // a piece we lack: refused
+        const data = await this.storage.readBlock(r.index, r.begin, r.length);
+        if (peer.closed || peer.amChoking) break;
+        peer.sendBlock(r.index, r.begin, data, this.#now());
+        this.#uploaded += data.length;
+      }
+    } catch (e) {
+      peer.close({ kind: "local", message: `cannot read block: ${(e as Error).message}` });
+    } finally {
+      this.#serving.delete(peer.key);
+    }
+  }
+
+  // ---- periodic ------------------------------------------------------------------------------
+
+  #tick(): void {
+    const now = this.#now();
+    for (const p of [...this.#peers.values()]) p.tick(now);
+    if (now - this.#lastChoke >= CHOKE_INTERVAL_MS) {
+      this.#lastChoke = now;
+      this.#runChoker(now);
+    }
+    this.#connectMore();
+    this.#refillAll();
+    // Back-pressure on the network when the disk falls behind.
+    const behind =
+      this.storage.pendingWriteBytes > 0 &&
+      this.#hashingBytes + this.#buffers.bytesInUse > MAX_PARTIAL_BYTES;
+    if (behind !== this.#paused) {
+      this.#paused = behind;
+      for (const t of this.#transports.values()) behind ? t.pause() : t.resume();
+    }
+  }
+
+  #runChoker(now: number): void {
+    const snapshot: ChokerPeer[] = [];
+    for (const p of this.#peers.values()) {
+      if (!p.handshaken) continue;
+      snapshot.push({
+        key: p.key,
+        interested: p.peerInterested,
+        choked: p.amChoking,
+        downloadRate: p.downloadRate.rate(now),
+        uploadRate: p.uploadRate.rate(now),
+        snubbed: p.snubbed(now),
+        isSeed: p.have.complete,
+        connectedAt: p.connectedAt,
+      });
+    }
+    const result = chooseUnchokes({
+      peers: snapshot,
+      mode: this.#isDone() ? "seeding" : "leeching",
+      slots: this.#o.uploadSlots ?? DEFAULT_UPLOAD_SLOTS,
+      now,
+      state: this.#optimisticState,
+    });
+    this.#optimisticState = result.state;
+    const unchoke = new Set(result.unchoke);
+    for (const p of this.#peers.values()) {
+      if (!p.handshaken) continue;
+      if (unchoke.has(p.key)) p.unchoke(now);
+      else p.choke(now);
+    }
+  }
+}
+
+export { Bitfield };
