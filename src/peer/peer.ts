@@ -337,7 +337,10 @@ export class Peer {
     if (this.requests.size > 0 && !this.peerChoking) {
       let expired: number[] | undefined;
       for (const [key, at] of this.requests) {
-        if (now - at > REQUEST_TIMEOUT_MS) (expired ??= []).push(key);
+        if (now - at > REQUEST_TIMEOUT_MS) {
+          expired ??= [];
+          expired.push(key);
+        }
       }
       if (expired) {
         for (const k of expired) {

@@ -67,7 +67,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   static async create(o: SessionOptions = {}): Promise<Session> {
     let session: Session | undefined;
     const route = (infoHash: Uint8Array, socket: import("node:net").Socket, buffered: Uint8Array) =>
-      session !== undefined && session.route(infoHash, socket, buffered);
+      session?.route(infoHash, socket, buffered) ?? false;
     const ports = o.port !== undefined ? [o.port] : [...DEFAULT_PORTS, 0];
     let listener: Listener | undefined;
     let lastError: unknown;
