@@ -8,6 +8,8 @@ export class RateMeter {
   #head = 0;
   #headStart = 0;
   #total = 0;
+  /** Time of the first sample (-1: none yet). */
+  #first = -1;
   /** Bytes ever counted. */
   total = 0;
 
@@ -18,6 +20,7 @@ export class RateMeter {
   }
 
   add(bytes: number, now: number): void {
+    if (this.#first < 0) this.#first = now;
     this.#advance(now);
     this.#buckets[this.#head]! += bytes;
     this.#total += bytes;
@@ -27,8 +30,12 @@ export class RateMeter {
   /** Bytes per second over the window. */
   rate(now: number): number {
     this.#advance(now);
+    if (this.#first < 0) return 0;
     const n = this.#buckets.length;
-    const elapsed = (n - 1) * this.#bucketMs + Math.max(now - this.#headStart, 1);
+    // Divide by the span the window covers, or by the time since the first sample when that
+    // is shorter (a young transfer would otherwise read far too slow); at least one bucket.
+    const window = (n - 1) * this.#bucketMs + Math.max(now - this.#headStart, 0);
+    const elapsed = Math.max(this.#bucketMs, Math.min(window, now - this.#first));
     return (this.#total * 1000) / elapsed;
   }
 
