@@ -300,7 +300,7 @@ class PlainOutput implements Output {
   event(e: Record<string, unknown>, important = false): void {
     if (e.event === "started") {
       process.stderr.write(
-        `Downloading ${printable(String(e.name))} (${formatBytes(Number(e.length))}) into ${printable(String(e.dir))}, listening on port ${e.port}\n`,
+        `${e.mode === "seed" ? "Seeding" : "Downloading"} ${printable(String(e.name))} (${formatBytes(Number(e.length))}) ${e.mode === "seed" ? "from" : "into"} ${printable(String(e.dir))}, listening on port ${e.port}\n`,
       );
     } else if (important || e.event === "checked" || e.event === "seeding") {
       process.stderr.write(
@@ -331,7 +331,7 @@ class TtyOutput implements Output {
   event(e: Record<string, unknown>, important = false): void {
     if (e.event === "started") {
       process.stderr.write(
-        `Downloading ${printable(String(e.name))} (${formatBytes(Number(e.length))}) into ${printable(String(e.dir))}\n`,
+        `${e.mode === "seed" ? "Seeding" : "Downloading"} ${printable(String(e.name))} (${formatBytes(Number(e.length))}) ${e.mode === "seed" ? "from" : "into"} ${printable(String(e.dir))}\n`,
       );
     } else if (important || e.event === "seeding") {
       this.#clear();

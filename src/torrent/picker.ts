@@ -73,6 +73,10 @@ export interface PiecePickerOptions {
   initialRandomPieces?: number;
   /** Endgame: most peers one block is requested from; default {@link DEFAULT_ENDGAME_REQUESTERS}. */
   endgameRequesters?: number;
+  /** Tuning (tests use small values): rarest-first walk budget; default {@link SCAN_BUDGET}. */
+  scanBudget?: number;
+  /** Tuning (tests use small values): candidate list size; default {@link CANDIDATES}. */
+  candidates?: number;
 }
 
 export interface PickOptions {
@@ -206,6 +210,10 @@ export class PiecePicker {
   readonly #random: () => number;
   readonly #initialRandom: number;
   readonly #endgameRequesters: number;
+  readonly #scanBudget: number;
+  readonly #candMax: number;
+  /** Scratch keys for building candidate lists. */
+  readonly #candKeys: Float64Array;
 
   readonly #have: Bitfield;
   /** Wanted and not had. */
@@ -260,6 +268,9 @@ export class PiecePicker {
       1,
       Math.min(255, o.endgameRequesters ?? DEFAULT_ENDGAME_REQUESTERS),
     );
+    this.#scanBudget = Math.max(1, o.scanBudget ?? SCAN_BUDGET);
+    this.#candMax = Math.max(1, o.candidates ?? CANDIDATES);
+    this.#candKeys = new Float64Array(this.#candMax);
 
     this.#have = new Bitfield(pieceCount);
     this.#need = Bitfield.full(pieceCount);
@@ -901,21 +912,21 @@ export class PiecePicker {
 
   /** Keep an exact list exact: a fresh piece the peer just announced joins it. */
   #appendCandidate(p: PeerState, piece: number): void {
-    if (p.cand === null) p.cand = new Int32Array(CANDIDATES);
+    if (p.cand === null) p.cand = new Int32Array(this.#candMax);
     const cand = p.cand;
-    if (p.candLen === CANDIDATES && p.candPos > 0) {
+    if (p.candLen === this.#candMax && p.candPos > 0) {
       cand.copyWithin(0, p.candPos, p.candLen);
       p.candLen -= p.candPos;
       p.candPos = 0;
     }
-    if (p.candLen < CANDIDATES) cand[p.candLen++] = piece;
+    if (p.candLen < this.#candMax) cand[p.candLen++] = piece;
     else p.exactEpoch = -1;
   }
 
   /** Walk the buckets rarest first; -2 when the budget runs out first. */
   #scanRarest(p: PeerState, minLevel: number): number {
     const bits = p.bits;
-    let left = SCAN_BUDGET;
+    let left = this.#scanBudget;
     for (let l = MAX_PRIORITY; l > minLevel; l--) {
       if (this.#levelCount[l] === 0) continue;
       const lvl = this.#buckets[l]!;
@@ -999,10 +1010,11 @@ export class PiecePicker {
   /** One pass over the peer's bitfield: keep its {@link CANDIDATES} rarest fresh pieces. */
   #buildCandidates(p: PeerState, minLevel: number): void {
     const bits = p.bits!;
-    if (p.cand === null) p.cand = new Int32Array(CANDIDATES);
+    if (p.cand === null) p.cand = new Int32Array(this.#candMax);
     const cand = p.cand;
     // A max-heap on key: the worst kept candidate on top, replaced by anything better.
-    const keys = new Float64Array(CANDIDATES);
+    const keys = this.#candKeys;
+    const max = this.#candMax;
     let n = 0;
     const salt = Math.floor(this.#random() * 2 ** 31);
     const pb = bits.bytes;
@@ -1020,7 +1032,7 @@ export class PiecePicker {
         const tie = Math.imul(x ^ salt, 0x9e3779b1) >>> 20;
         const key =
           ((MAX_PRIORITY - pr) * 2 ** 20 + Math.min(this.#avail[x]!, 2 ** 20 - 1)) * 2 ** 12 + tie;
-        if (n < CANDIDATES) {
+        if (n < max) {
           let c = n++;
           while (c > 0) {
             const parent = (c - 1) >> 1;
@@ -1048,7 +1060,7 @@ export class PiecePicker {
         }
       }
     }
-    // Sort ascending by key (n <= 32: insertion sort).
+    // Sort ascending by key (a short list: insertion sort).
     for (let i = 1; i < n; i++) {
       const k = keys[i]!;
       const x = cand[i]!;
@@ -1065,7 +1077,7 @@ export class PiecePicker {
     p.candPos = 0;
     p.candEpoch = this.#orderEpoch;
     // Everything fit: the list is every fresh piece the peer has.
-    p.exactEpoch = minLevel === 0 && n < CANDIDATES ? this.#freshEpoch : -1;
+    p.exactEpoch = minLevel === 0 && n < max ? this.#freshEpoch : -1;
   }
 
   // ---- internals: downloading pieces ---------------------------------------------------------

@@ -14,6 +14,8 @@ interface Scenario {
   short: number;
   initialRandom: number;
   endgameRequesters: number;
+  scanBudget: number;
+  candidates: number;
   peers: { kind: "seed" | "random" | "none"; density: number }[];
   skipped: number[];
   actions: [number, number, number][];
@@ -26,10 +28,13 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   short: fc.integer({ min: 0, max: 15 }),
   initialRandom: fc.integer({ min: 0, max: 4 }),
   endgameRequesters: fc.integer({ min: 1, max: 3 }),
+  // Small budgets and lists put the candidate-list fallback under test too.
+  scanBudget: fc.constantFrom(1, 2, 5, 128),
+  candidates: fc.constantFrom(1, 2, 3, 32),
   peers: fc.array(
     fc.record({
       kind: fc.constantFrom("seed", "random", "random", "none"),
-      density: fc.double({ min: 0, max: 1, noNaN: true }),
+      density: fc.integer({ min: 5, max: 95 }).map((x) => x / 100),
     }),
     { minLength: 1, maxLength: 6 },
   ),
@@ -51,6 +56,8 @@ function simulate(c: Scenario): void {
     random: seeded(c.seed ^ 0x5bd1e995),
     initialRandomPieces: c.initialRandom,
     endgameRequesters: c.endgameRequesters,
+    scanBudget: c.scanBudget,
+    candidates: c.candidates,
   });
   const n = c.pieceCount;
   const blocksOf = (piece: number) => p.blockCount(piece);
