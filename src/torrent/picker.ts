@@ -498,7 +498,9 @@ export class PiecePicker {
         if (x >= 0) d = this.#start(x);
       }
       if (d === null) break;
-      n += this.#take(d, p, max - n, out);
+      const taken = this.#take(d, p, max - n, out);
+      if (taken === 0) break; // unreachable: an open or fresh piece has a free block
+      n += taken;
       p.cur = d.piece;
     }
     if (n < max && this.inEndgame()) n += this.#pickEndgame(p, max - n, out);

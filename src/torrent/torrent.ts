@@ -403,7 +403,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       other?.cancel(index, begin, block.length, this.#now());
     }
     if (result.status === "duplicate") {
-      this.#fillRequests(peer);
+      this.#scheduleRefill(peer);
       return;
     }
     const partial = this.#buffers.acquire(index);
@@ -412,7 +412,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       const p = this.#buffers.detach(index)!;
       void this.#hashPiece(index, p.data, p.senders);
     }
-    this.#fillRequests(peer);
+    this.#scheduleRefill(peer);
   }
 
   onRequest(peer: Peer): void {
@@ -473,12 +473,31 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       reqq: 250,
     });
     const room = target - peer.requests.size;
-    if (room <= 0) return;
+    // Hysteresis: top the queue up in batches, not one request (one socket write) per block.
+    if (room <= 0 || (peer.requests.size > 0 && room < Math.max(1, target >> 3))) return;
     const out = this.#scratch;
     out.length = 0;
     const allowNew = this.#buffers.bytesInUse + this.#hashingBytes < MAX_PARTIAL_BYTES;
     const n = this.picker.pick(peer.key, room, out, { allowNewPieces: allowNew });
     if (n > 0) peer.request(out.slice(0, n), now);
+  }
+
+  readonly #refillPending = new Set<Peer>();
+  #refillScheduled = false;
+
+  /**
+   * Refill `peer`'s request queue once this turn of the event loop is over, so the blocks of one
+   * socket read (several per 64 KiB chunk) lead to one batch of requests and one write.
+   */
+  #scheduleRefill(peer: Peer): void {
+    this.#refillPending.add(peer);
+    if (this.#refillScheduled) return;
+    this.#refillScheduled = true;
+    setImmediate(() => {
+      this.#refillScheduled = false;
+      for (const p of this.#refillPending) this.#fillRequests(p);
+      this.#refillPending.clear();
+    });
   }
 
   #refillAll(): void {

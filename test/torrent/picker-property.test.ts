@@ -23,7 +23,7 @@ interface Scenario {
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   seed: fc.integer(),
-  pieceCount: fc.integer({ min: 1, max: 16 }),
+  pieceCount: fc.integer({ min: 1, max: 40 }),
   blocksPerPiece: fc.integer({ min: 1, max: 4 }),
   short: fc.integer({ min: 0, max: 15 }),
   initialRandom: fc.integer({ min: 0, max: 4 }),
@@ -38,7 +38,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
     }),
     { minLength: 1, maxLength: 6 },
   ),
-  skipped: fc.array(fc.nat(15), { maxLength: 6 }),
+  skipped: fc.array(fc.nat(39), { maxLength: 8 }),
   actions: fc.array(fc.tuple(fc.nat(11), fc.nat(), fc.nat()), { maxLength: 250 }),
 }) as fc.Arbitrary<Scenario>;
 
@@ -297,7 +297,10 @@ function simulate(c: Scenario): void {
   const seedKey = nextKey++;
   addPeer(seedKey, "seed", 1);
   for (let round = 0; round < 5000 && !p.isComplete(); round++) {
-    for (const key of keys()) doPick(key, 1 + Math.floor(rng() * 8));
+    // The leechers pick first; the seed only when they found nothing this round.
+    const before = outstandingList().length;
+    for (const key of keys()) if (key !== seedKey) doPick(key, 1 + Math.floor(rng() * 8));
+    if (outstandingList().length === before) doPick(seedKey, 1 + Math.floor(rng() * 8));
     for (const [k, r] of outstandingList()) {
       if (!reqs.get(k)?.has(r)) continue;
       const u = rng();
