@@ -14,6 +14,13 @@ export { TesseraError } from "./errors.js";
 export * from "./magnet/index.js";
 export * from "./metainfo/index.js";
 export {
+  type AddTorrentOptions,
+  Session,
+  SessionError,
+  type SessionOptions,
+} from "./session/session.js";
+export { StorageError } from "./storage/errors.js";
+export {
   DIGEST_SIZE,
   type FileSpan,
   HashError,
@@ -21,6 +28,14 @@ export {
   HashPool,
   type HashPoolOptions,
 } from "./storage/hash-pool.js";
+export { TorrentStorage } from "./storage/storage.js";
+export { parseSelection, SelectionError } from "./torrent/selection.js";
+export {
+  Torrent,
+  type TorrentEvents,
+  type TorrentState,
+  type TorrentStats,
+} from "./torrent/torrent.js";
 export type { BlockIndex, FileIndex, InfoHashV1, InfoHashV2, PeerId, PieceIndex } from "./types.js";
 export { fromHex, toHex } from "./types.js";
 export { AddressError, formatHostPort, type PeerAddress, parseHostPort } from "./util/address.js";
