@@ -37,7 +37,12 @@ type Kind = "mixed" | "skewed" | "seeds";
 function run(kind: Kind): void {
   const random = rng(1);
   const t0 = performance.now();
-  const p = new PiecePicker({ pieceCount: pieces, pieceLength, totalLength: pieces * pieceLength, random });
+  const p = new PiecePicker({
+    pieceCount: pieces,
+    pieceLength,
+    totalLength: pieces * pieceLength,
+    random,
+  });
   const peers: { key: number; bits: Bitfield | null }[] = [];
   for (let k = 0; k < peerCount; k++) {
     if (kind === "seeds" || k < 10) {
@@ -51,7 +56,8 @@ function run(kind: Kind): void {
       for (let i = Math.floor(pieces * 0.7); i < pieces; i++) b.set(i);
     } else {
       const density = 0.1 + 0.8 * random();
-      for (let i = 0; i < pieces; i++) if (random() < density || (kind === "skewed" && i >= pieces * 0.7)) b.set(i);
+      for (let i = 0; i < pieces; i++)
+        if (random() < density || (kind === "skewed" && i >= pieces * 0.7)) b.set(i);
     }
     if (b.complete) b.clear(0);
     p.addPeer(k, b);

@@ -26,8 +26,9 @@
  *   per-peer candidate list instead: one pass over its bitfield (bytes ANDed with the fresh set)
  *   keeps the {@link CANDIDATES} rarest, and the next picks consume it. So no pick costs a scan of
  *   all pieces; one such pass is amortised over up to {@link CANDIDATES} pieces started.
- * - A peer with no pickable piece is remembered as such until a piece becomes fresh again or the
- *   peer announces a new one, so a useless peer costs O(1) per pick.
+ * - When that pass finds fewer pieces than the list holds, the list is exact (every fresh piece
+ *   the peer has) until some piece becomes fresh again: the peer's HAVEs are appended to it, and
+ *   a peer with nothing to offer costs O(1) per pick instead of a pass per pick.
  * - Partial pieces with free blocks are a short list; each piece keeps a cursor to its first free
  *   block.
  * - Interest: a per-peer count of the wanted pieces it has that we lack, kept up to date on
