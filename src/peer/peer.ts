@@ -34,9 +34,19 @@ import {
 } from "../wire/index.js";
 import { RateMeter } from "./rate.js";
 
-/** Most unserved requests a peer may have queued with us before it is dropped as a flooder. */
-export const MAX_INCOMING_REQUESTS = 500;
-/** The `reqq` we would advertise (BEP 10); peers sending more than twice this are dropped. */
+/**
+ * Most unserved requests a peer may have queued with us before it is dropped as a flooder.
+ *
+ * We send no extension handshake (BEP 10) yet, so no peer has heard our `reqq`, and peers size
+ * their queues by their own rules: Transmission 3.00 keeps 10 s of its download rate from us in
+ * flight, uncapped without a `reqq` — ~1,200 requests at 2 MB/s, ~18,000 at the 30 MB/s it
+ * reaches on loopback — and sends them in one burst per second, before we can serve any. A cap
+ * of 500 (2 × the `reqq` we would advertise) dropped it every few seconds as a "flooder". Until
+ * `reqq` is advertised this cap only bounds memory (~50 bytes a request, ~1.6 MB at most per
+ * peer); once it is, peers that heard it can be held to 2 × {@link ADVERTISED_REQQ} again.
+ */
+export const MAX_INCOMING_REQUESTS = 32_768;
+/** The `reqq` we would advertise (BEP 10). */
 export const ADVERTISED_REQQ = 250;
 /** Time allowed for the handshake after connecting. */
 export const HANDSHAKE_TIMEOUT_MS = 20_000;
@@ -160,6 +170,8 @@ export class Peer {
       fast: false,
       extended: false,
       expectHandshake: true,
+      // aria2 sends a bitfield mid-connection instead of 20+ HAVEs: see the "bitfield" case.
+      lateBitfield: true,
     });
     if (o.outgoing) this.#sendHandshake();
   }
@@ -245,6 +257,16 @@ export class Peer {
       case "keep_alive":
         return;
       case "bitfield": {
+        if (this.bitfieldKnown) {
+          // A later bitfield (aria2 sends one instead of 20+ HAVEs) only adds pieces: it is a
+          // batch of HAVEs. Peers do not lose pieces in BEP 3; bits it clears are ignored.
+          const bits = new Bitfield(this.have.length, m.bits);
+          for (const i of bits.ones()) {
+            if (this.closed) return; // the host may drop us on a HAVE (e.g. both seeds)
+            if (this.have.set(i)) this.#host.onHave(this, i);
+          }
+          return;
+        }
         this.have = new Bitfield(this.have.length, m.bits);
         this.#settleBitfield();
         return;

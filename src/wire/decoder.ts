@@ -35,6 +35,12 @@ export interface WireDecoderOptions extends Partial<PieceGeometry> {
   maxUnknownLength?: number;
   /** Parse a BEP 3 handshake before messages. Default true. */
   expectHandshake?: boolean;
+  /**
+   * Accept a bitfield after other messages too (default false: only as the first message). aria2
+   * sends one mid-connection in place of 20 or more HAVEs, and libtorrent and Transmission accept
+   * it; the caller must treat a later bitfield as an update of the peer's pieces.
+   */
+  lateBitfield?: boolean;
 }
 
 // Decoder states; `next()` moves through them in order and back to S_LENGTH per message.
@@ -70,9 +76,10 @@ const HAVE_NONE: WireMessage = Object.freeze({ type: "have_none" });
  * `next` throws the same error. The caller disconnects the peer.
  *
  * Ordering rule: bitfield, have_all and have_none are accepted only as the first message
- * (BEP 3, BEP 6). Keep-alive, port, extended and unknown messages before them are tolerated,
- * since real clients send the extension handshake or DHT port first. A `port` message is
- * accepted whether or not the DHT bit was set: it is harmless and the peer layer may ignore it.
+ * (BEP 3, BEP 6; a bitfield anywhere with `lateBitfield`). Keep-alive, port, extended and
+ * unknown messages before them are tolerated, since real clients send the extension handshake
+ * or DHT port first. A `port` message is accepted whether or not the DHT bit was set: it is
+ * harmless and the peer layer may ignore it.
  * Unknown ids are returned as `unknown` (up to `maxUnknownLength`) instead of being fatal, so
  * the policy (libtorrent disconnects) lives in the peer layer.
  *
@@ -89,6 +96,7 @@ export class WireDecoder {
   #geometry: PieceGeometry | undefined;
   #fast: boolean;
   #extended: boolean;
+  readonly #lateBitfield: boolean;
   #state: number;
   /** Largest length prefix any message could have now; checked before the id is read. */
   #maxLength = 0;
@@ -121,6 +129,7 @@ export class WireDecoder {
     );
     this.#fast = options.fast;
     this.#extended = options.extended;
+    this.#lateBitfield = options.lateBitfield ?? false;
     this.#state = (options.expectHandshake ?? true) ? S_HANDSHAKE : S_LENGTH;
     this.#updateMaxLength();
   }
@@ -284,7 +293,8 @@ export class WireDecoder {
         exactLength(id, len, 13);
         return undefined;
       case MessageId.bitfield: {
-        this.#firstOnly("bitfield");
+        if (this.#lateBitfield) this.#initial = false;
+        else this.#firstOnly("bitfield");
         const g = this.#geometry;
         if (g !== undefined && len - 1 !== bitfieldLength(g.pieceCount)) {
           fail(

@@ -203,6 +203,31 @@ describe("wire decoder limits", () => {
     }
   });
 
+  it("with lateBitfield, accepts a bitfield anywhere (aria2 sends one for 20+ HAVEs)", () => {
+    const bitfield = msg({ type: "bitfield", bits: Uint8Array.of(0xff, 0xc0) });
+    const stream = [
+      HANDSHAKE,
+      msg({ type: "have", index: pi(1) }),
+      bitfield,
+      msg({ type: "unchoke" }),
+      bitfield,
+    ];
+    const got = decodeChunks(decoder({ lateBitfield: true }), stream);
+    assert.deepEqual(
+      got.slice(1).map((m) => (m as WireMessage).type),
+      ["have", "bitfield", "unchoke", "bitfield"],
+    );
+    // have_all / have_none stay first-only, and a late bitfield is still checked.
+    rejects("WIRE_UNEXPECTED_MESSAGE", concat([bitfield, msg({ type: "have_all" })]), {
+      lateBitfield: true,
+    });
+    rejects(
+      "WIRE_BAD_BITFIELD",
+      concat([msg({ type: "unchoke" }), msg({ type: "bitfield", bits: Uint8Array.of(0xff) })]),
+      { lateBitfield: true },
+    );
+  });
+
   it("rejects a wrong pstrlen at the first byte and a wrong protocol string early", () => {
     const d = decoder();
     d.push(Uint8Array.of(18));
