@@ -161,6 +161,7 @@ async function run(o: RunOptions): Promise<number> {
   try {
     out.event({
       event: "started",
+      mode: o.mode,
       name: meta.name,
       infoHash: meta.infoHashHex,
       length: meta.length,
@@ -168,6 +169,8 @@ async function run(o: RunOptions): Promise<number> {
       port: session.port,
       dir: o.dir,
     });
+    // Listen before the torrent starts, so its first events (`checked`) are not missed.
+    session.once("torrent-added", (t) => wireEvents(t, out));
     const addPromise = session.add(meta, {
       downloadDir: o.dir,
       peers: o.peers,
@@ -183,7 +186,6 @@ async function run(o: RunOptions): Promise<number> {
       await stop();
       return EXIT.INTERRUPTED;
     }
-    wireEvents(torrent, out);
     const ticker = setInterval(() => out.progress(torrent.stats()), out.interval);
     try {
       const result = await Promise.race([

@@ -37,6 +37,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that goes away (`tessera download --json | head -1`) must not crash a download or a
+  // seed: output errors (EPIPE) are swallowed and the work goes on.
+  process.stdout.on("error", () => {});
+  process.stderr.on("error", () => {});
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === "-h" || cmd === "--help" || cmd === "help") {
     process.stdout.write(`${HELP}\n`);

@@ -96,6 +96,8 @@ interface Candidate {
   connected: boolean;
   /** Given by hand: never forgotten. */
   pinned: boolean;
+  /** Last seen with every piece: a seed of ours has nothing to exchange with it. */
+  seed: boolean;
 }
 
 export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
@@ -201,7 +203,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         c.pinned ||= pinned;
         continue;
       }
-      this.#candidates.set(k, { addr, failures: 0, nextAttempt: 0, connected: false, pinned });
+      this.#candidates.set(k, {
+        addr,
+        failures: 0,
+        nextAttempt: 0,
+        connected: false,
+        pinned,
+        seed: false,
+      });
     }
     if (this.state === "downloading" || this.state === "seeding") this.#connectMore();
   }
@@ -255,8 +264,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     for (const [k, c] of this.#candidates) {
       if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
       if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
-      // Seeds don't dial peers unless asked to by hand (they come to us).
-      if (this.#isDone() && !c.pinned) continue;
+      // Seeds don't dial peers unless asked to by hand (they come to us), nor other seeds.
+      if (this.#isDone() && (!c.pinned || c.seed)) continue;
       c.connected = true;
       started++;
       this.#dialing++;
@@ -435,6 +444,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     const c = ck ? this.#candidates.get(ck) : undefined;
     if (c) {
       c.connected = false;
+      c.seed = peer.bitfieldKnown && peer.have.complete;
       if (reason.kind === "self" || reason.kind === "wrong-torrent" || reason.kind === "banned") {
         this.#candidates.delete(ck!);
       } else {
