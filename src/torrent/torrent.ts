@@ -112,6 +112,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #transports = new Map<number, Transport>();
   readonly #candidates = new Map<string, Candidate>();
   readonly #banned = new Set<string>();
+  /** Keys of peers banned for bad data: a piece that failed with their data in it is explained. */
+  readonly #convicted = new Set<number>();
   readonly #buffers: PieceBuffers;
   readonly #smartBan = new SmartBan();
   readonly #wantedPieces: Uint8Array;
@@ -532,7 +534,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
           this.#ban(k, `sent data for piece ${index} that failed its hash`);
         const contributors = new Set<number>();
         for (const s of senders) if (s >= 0) contributors.add(s);
-        for (const k of contributors) {
+        // A convicted peer's data in the piece explains the failure: no strike for the others.
+        const explained = [...contributors].some((k) => this.#convicted.has(k));
+        for (const k of explained ? [] : contributors) {
           const p = this.#peers.get(k);
           if (p && ++p.hashFailures >= MAX_HASH_FAILURES)
             this.#ban(k, `${p.hashFailures} pieces failed with its data`);
@@ -543,6 +547,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       }
       for (const k of this.#smartBan.onHashPassed(index, buf))
         this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
+      // Good data earns a strike back (libtorrent's trust points): an honest peer that shared
+      // failed pieces with a bad one is not banned for it.
+      for (const k of new Set(senders)) {
+        const p = k >= 0 ? this.#peers.get(k) : undefined;
+        if (p && p.hashFailures > 0) p.hashFailures--;
+      }
       if (this.state === "stopped") return;
       await this.storage.whenWritable();
       await this.storage.writePiece(index, buf);
@@ -592,6 +602,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   #ban(key: number, why: string): void {
+    this.#convicted.add(key);
     const p = this.#peers.get(key);
     if (!p) return;
     this.#banned.add(this.#transports.get(key)?.remoteAddress ?? p.address);
