@@ -7,6 +7,7 @@
  * Bans are per IP address, so attackers use other loopback addresses (127.0.0.2, 127.0.0.3, …)
  * than the honest sessions (127.0.0.1): banning an attacker must not ban the good seed.
  */
+
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -22,6 +23,7 @@ import {
   encodeHandshake,
   encodeMessage,
   encodePieceHeader,
+  MessageId,
   type WireMessage,
 } from "../../src/wire/index.js";
 
@@ -32,19 +34,8 @@ export const BLOCK = 16 * KIB;
 export const WAIT_MS = 30_000;
 export const LOCALHOST = "127.0.0.1";
 
-/** Message ids (BEP 3). */
-export const Id = {
-  keepAlive: -1,
-  choke: 0,
-  unchoke: 1,
-  interested: 2,
-  notInterested: 3,
-  have: 4,
-  bitfield: 5,
-  request: 6,
-  piece: 7,
-  cancel: 8,
-} as const;
+/** Message ids as the wire codec knows them, plus -1 for a keep-alive (no id byte). */
+export const Id = { keepAlive: -1, ...MessageId } as const;
 
 // ---- fixtures ----------------------------------------------------------------------------------
 
