@@ -19,7 +19,6 @@
  * - after `close` the peer sends and accepts nothing more, and the host has heard `onClose` once.
  */
 import type { PeerId } from "../types.js";
-import { toHex } from "../types.js";
 import { Bitfield } from "../util/bitfield.js";
 import {
   encodeHandshake,
@@ -220,7 +219,7 @@ export class Peer {
         if (this.closed) return;
         const item = this.#decoder.next();
         if (item === undefined) return;
-        if (item.type === "handshake") this.#onHandshake(item, now);
+        if (item.type === "handshake") this.#onHandshake(item);
         else this.#onMessage(item, now);
       }
     } catch (e) {
@@ -229,7 +228,7 @@ export class Peer {
     }
   }
 
-  #onHandshake(info: HandshakeInfo, now: number): void {
+  #onHandshake(info: HandshakeInfo): void {
     if (!equalBytes(info.infoHash, this.#o.infoHash)) {
       this.close({ kind: "wrong-torrent" });
       return;
@@ -243,7 +242,6 @@ export class Peer {
     if (!this.outgoing) this.#sendHandshake();
     this.handshaken = true;
     this.#host.onHandshake(this, info);
-    void now;
   }
 
   #settleBitfield(): void {
@@ -476,5 +474,3 @@ export function describeClose(r: CloseReason): string {
       return r.kind;
   }
 }
-
-export { toHex };

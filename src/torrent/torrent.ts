@@ -21,7 +21,6 @@ import type { HashPool } from "../storage/hash-pool.js";
 import { TorrentStorage } from "../storage/storage.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
-import { Bitfield } from "../util/bitfield.js";
 import type { HandshakeInfo } from "../wire/index.js";
 import { type ChokerPeer, chooseUnchokes, desiredQueue } from "./choker.js";
 import { TypedEmitter } from "./events.js";
@@ -111,6 +110,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #peers = new Map<number, Peer>();
   readonly #transports = new Map<number, Transport>();
   readonly #candidates = new Map<string, Candidate>();
+  /** Peer key → the candidate it was dialled from (absent for incoming connections). */
+  readonly #candidateOf = new Map<number, string>();
   readonly #banned = new Set<string>();
   /** Keys of peers banned for bad data: a piece that failed with their data in it is explained. */
   readonly #convicted = new Set<number>();
@@ -323,17 +324,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         outgoing,
         reserved: this.#reserved,
         now: this.#now(),
-        send: (chunks) => {
-          if (!t.write(chunks)) {
-            /* congested: serving waits for drain */
-          }
-        },
+        // A full kernel buffer is seen through `t.congested`; serving resumes on drain.
+        send: (chunks) => void t.write(chunks),
         disconnect: () => t.close(),
         address,
       },
       this,
     );
-    (peer as { candidateKey?: string }).candidateKey = candidateKey;
+    if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
     this.#transports.set(key, t);
     t.onData = (chunk) => peer.receive(chunk, this.#now());
@@ -442,7 +440,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#peers.delete(peer.key);
     this.#transports.delete(peer.key);
     if (peer.bitfieldKnown) this.picker.removePeer(peer.key);
-    const ck = (peer as { candidateKey?: string }).candidateKey;
+    const ck = this.#candidateOf.get(peer.key);
+    this.#candidateOf.delete(peer.key);
     const c = ck ? this.#candidates.get(ck) : undefined;
     if (c) {
       c.connected = false;
@@ -696,5 +695,3 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     }
   }
 }
-
-export { Bitfield };
