@@ -15,6 +15,8 @@ selected piece is verified and written (or keeps seeding with --seed until Ctrl-
 Options:
   -o, --out DIR        download directory (default: the current directory)
       --peer HOST:PORT connect to this peer (repeatable; [v6]:port for IPv6)
+      --tracker URL    announce to this tracker too (repeatable; http, https or udp)
+      --no-trackers    do not announce to the torrent's own trackers
       --port N         listen port (default: 6881-6889, else any free port)
       --select LIST    only these files: 0-based indices and ranges, e.g. 0,2,5-7
                        (the order 'tessera info' lists them in)
@@ -30,6 +32,8 @@ Pieces that are missing are downloaded from peers that have them.
 Options:
       --port N         listen port (default: 6881-6889, else any free port)
       --peer HOST:PORT connect to this peer (repeatable)
+      --tracker URL    announce to this tracker too (repeatable)
+      --no-trackers    do not announce to the torrent's own trackers
       --json           one JSON event per line on stdout
   -h, --help`;
 
@@ -37,6 +41,8 @@ interface RunOptions {
   torrentArg: string;
   dir: string;
   peers: PeerAddress[];
+  trackers: string[];
+  noTrackers: boolean;
   port?: number;
   select?: string;
   seed: boolean;
@@ -54,6 +60,16 @@ function parsePeers(list: string[] | undefined): PeerAddress[] {
   });
 }
 
+function parseTrackers(list: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const u of list ?? []) {
+    if (!/^(https?|udp):\/\/[^/?#]/i.test(u))
+      throw new UsageError(`--tracker ${u}: not an http://, https:// or udp:// URL`);
+    out.push(u);
+  }
+  return out;
+}
+
 function parsePort(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
   if (!/^\d+$/.test(s) || Number(s) > 65535) throw new UsageError(`--port ${s}: not a port number`);
@@ -67,6 +83,8 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     options: {
       out: { type: "string", short: "o" },
       peer: { type: "string", multiple: true },
+      tracker: { type: "string", multiple: true },
+      "no-trackers": { type: "boolean" },
       port: { type: "string" },
       select: { type: "string" },
       seed: { type: "boolean" },
@@ -85,6 +103,8 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     torrentArg: positionals[0]!,
     dir: values.out ?? ".",
     peers: parsePeers(values.peer),
+    trackers: parseTrackers(values.tracker),
+    noTrackers: values["no-trackers"] ?? false,
     ...(port !== undefined ? { port } : {}),
     ...(values.select !== undefined ? { select: values.select } : {}),
     seed: values.seed ?? false,
@@ -99,6 +119,8 @@ export async function seedCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       peer: { type: "string", multiple: true },
+      tracker: { type: "string", multiple: true },
+      "no-trackers": { type: "boolean" },
       port: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -114,6 +136,8 @@ export async function seedCommand(argv: string[]): Promise<number> {
     torrentArg: positionals[0]!,
     dir: positionals[1]!,
     peers: parsePeers(values.peer),
+    trackers: parseTrackers(values.tracker),
+    noTrackers: values["no-trackers"] ?? false,
     ...(port !== undefined ? { port } : {}),
     seed: true,
     json: values.json ?? false,
@@ -171,9 +195,10 @@ async function run(o: RunOptions): Promise<number> {
     });
     // Listen before the torrent starts, so its first events (`checked`) are not missed.
     session.once("torrent-added", (t) => wireEvents(t, out));
-    const addPromise = session.add(meta, {
+    const addPromise = session.add(o.noTrackers ? { ...meta, trackers: [] } : meta, {
       downloadDir: o.dir,
       peers: o.peers,
+      trackers: o.trackers,
       ...(select ? { select } : {}),
     });
     let torrent: Torrent;
@@ -237,11 +262,31 @@ function wireEvents(t: Torrent, out: Output): void {
   );
   t.on("hash-failed", (index) => out.event({ event: "hash-failed", piece: index }, true));
   t.on("error", (e) => out.event({ event: "error", message: e.message }, true));
+  t.on("tracker", (s) => {
+    out.tracker({
+      event: "tracker",
+      url: s.url,
+      tier: s.tier,
+      status: s.status,
+      peers: s.peers,
+      ...(s.seeders !== undefined ? { seeders: s.seeders } : {}),
+      ...(s.leechers !== undefined ? { leechers: s.leechers } : {}),
+      ...(s.interval !== undefined ? { interval: s.interval } : {}),
+      ...(s.nextAnnounce !== undefined && s.status !== "announcing"
+        ? { nextAnnounceIn: Math.max(0, Math.round((s.nextAnnounce - Date.now()) / 1000)) }
+        : {}),
+      failures: s.failures,
+      ...(s.error !== undefined ? { error: s.error, errorCode: s.errorCode } : {}),
+      ...(s.warning !== undefined ? { warning: s.warning } : {}),
+    });
+  });
 }
 
 interface Output {
   interval: number;
   event(e: Record<string, unknown>, important?: boolean): void;
+  /** A tracker's state changed. */
+  tracker(e: Record<string, unknown>): void;
   progress(s: TorrentStats): void;
   done(s: TorrentStats): void;
   error(message: string): void;
@@ -270,6 +315,9 @@ class JsonOutput implements Output {
   event(e: Record<string, unknown>): void {
     process.stdout.write(`${JSON.stringify({ ...e, time: Date.now() })}\n`);
   }
+  tracker(e: Record<string, unknown>): void {
+    this.event(e);
+  }
   progress(s: TorrentStats): void {
     this.event({
       event: "progress",
@@ -296,9 +344,30 @@ class JsonOutput implements Output {
   finish(): void {}
 }
 
+/** Human outputs show a tracker line when its outcome changes (not on every re-announce). */
+class TrackerLines {
+  readonly #last = new Map<string, string>();
+  line(e: Record<string, unknown>): string | undefined {
+    if (e.status === "announcing" || e.status === "idle") return undefined;
+    const what =
+      e.status === "error"
+        ? `error: ${String(e.error)}`
+        : `${e.peers} peers${e.seeders !== undefined ? `, ${e.seeders} seeders, ${e.leechers ?? 0} leechers` : ""}${e.warning ? ` (warning: ${String(e.warning)})` : ""}`;
+    const key = e.status === "error" ? what : `ok${e.warning ?? ""}`;
+    if (this.#last.get(String(e.url)) === key) return undefined;
+    this.#last.set(String(e.url), key);
+    return `tracker ${printable(String(e.url))}: ${printable(what)}`;
+  }
+}
+
 /** Not a terminal: a plain line every few seconds on stderr, and notable events. */
 class PlainOutput implements Output {
   interval = 2000;
+  readonly #trackers = new TrackerLines();
+  tracker(e: Record<string, unknown>): void {
+    const line = this.#trackers.line(e);
+    if (line) process.stderr.write(`${line}\n`);
+  }
   event(e: Record<string, unknown>, important = false): void {
     if (e.event === "started") {
       process.stderr.write(
@@ -330,6 +399,13 @@ class PlainOutput implements Output {
 class TtyOutput implements Output {
   interval = 250;
   #drawn = false;
+  readonly #trackers = new TrackerLines();
+  tracker(e: Record<string, unknown>): void {
+    const line = this.#trackers.line(e);
+    if (!line) return;
+    this.#clear();
+    process.stderr.write(`${line}\n`);
+  }
   event(e: Record<string, unknown>, important = false): void {
     if (e.event === "started") {
       process.stderr.write(

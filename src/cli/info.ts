@@ -5,15 +5,20 @@ import { toHex } from "../types.js";
 import { formatHostPort } from "../util/address.js";
 import { EXIT, UsageError } from "./errors.js";
 import { formatBytes, printable } from "./format.js";
-import { readTorrentInput } from "./input.js";
+import { readTorrentInput, type TorrentInput } from "./input.js";
 
-export const INFO_HELP = `Usage: tessera info <torrent-file|magnet|info-hash> [--json]
+export const INFO_HELP = `Usage: tessera info <torrent-file|magnet|info-hash> [options]
 
 Show what a torrent holds: name, info-hash, size, pieces, files, trackers, web seeds.
 
 Options:
-  --json    print one JSON object (keys: name, infoHash, length, pieceLength, pieces,
-            files [{path, length}], trackers [[url...]...], private, webSeeds, ...)
+      --scrape        also ask each tracker for seeders, leechers and completed downloads
+                      (BEP 48, HTTP and UDP); exits 1 if no tracker answers
+      --tracker URL   a tracker to scrape besides the torrent's (repeatable)
+      --json          print one JSON object (keys: name, infoHash, length, pieceLength, pieces,
+                      files [{path, length}], trackers [[url...]...], private, webSeeds, ...;
+                      with --scrape, scrape [{url, seeders, leechers, completed} or
+                      {url, error, code}])
   -h, --help`;
 
 /** The stable `--json` form of a torrent (documented in the README). */
@@ -62,7 +67,12 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      json: { type: "boolean" },
+      scrape: { type: "boolean" },
+      tracker: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${INFO_HELP}\n`);
@@ -71,15 +81,70 @@ export async function infoCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError("info takes exactly one torrent file, magnet link or info-hash");
   const input = await readTorrentInput(positionals[0]!);
+  const extra = values.tracker ?? [];
+  if (extra.length > 0 && !values.scrape) throw new UsageError("--tracker goes with --scrape");
+  const scrape = values.scrape ? await scrapeAll(input, extra) : undefined;
   if (values.json) {
     const obj = input.kind === "torrent" ? torrentJson(input.meta) : magnetJson(input.magnet);
+    if (scrape) obj.scrape = scrape;
     process.stdout.write(`${JSON.stringify(obj)}\n`);
   } else {
     process.stdout.write(
       input.kind === "torrent" ? describeTorrent(input.meta) : describeMagnet(input.magnet),
     );
+    if (scrape) process.stdout.write(describeScrape(scrape));
+  }
+  if (scrape && !scrape.some((r) => "seeders" in r)) {
+    process.stderr.write(
+      `tessera: ${scrape.length === 0 ? "no trackers to scrape" : "no tracker answered the scrape"}\n`,
+    );
+    return EXIT.FAILURE;
   }
   return EXIT.OK;
+}
+
+type ScrapeRow =
+  | { url: string; seeders: number; leechers: number; completed: number }
+  | { url: string; error: string; code: string };
+
+/** Scrape every tracker of the torrent (and the extra ones) in parallel. */
+async function scrapeAll(input: TorrentInput, extra: string[]): Promise<ScrapeRow[]> {
+  const urls = input.kind === "torrent" ? input.meta.trackers.flat() : [...input.magnet.trackers];
+  for (const u of extra) if (!urls.includes(u)) urls.push(u);
+  const hash =
+    input.kind === "torrent"
+      ? input.meta.infoHash
+      : (input.magnet.infoHashV1 ?? input.magnet.infoHashV2?.subarray(0, 20));
+  if (!hash || urls.length === 0) return [];
+  const { TrackerClient } = await import("../tracker/client.js");
+  const client = new TrackerClient();
+  try {
+    return await Promise.all(
+      urls.map(async (url): Promise<ScrapeRow> => {
+        try {
+          const c = await client.scrape(url, hash);
+          return { url, seeders: c.complete, leechers: c.incomplete, completed: c.downloaded };
+        } catch (e) {
+          const err = e as Error & { code?: string };
+          return { url, error: err.message, code: err.code ?? "TRACKER_NETWORK" };
+        }
+      }),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+function describeScrape(rows: ScrapeRow[]): string {
+  if (rows.length === 0) return row("Scrape", "no trackers");
+  let s = "Scrape:\n";
+  for (const r of rows) {
+    s +=
+      "seeders" in r
+        ? `  ${printable(r.url)}: ${r.seeders} seeders, ${r.leechers} leechers, ${r.completed} completed\n`
+        : `  ${printable(r.url)}: error: ${printable(r.error)}\n`;
+  }
+  return s;
 }
 
 function row(label: string, value: string): string {

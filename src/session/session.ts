@@ -2,6 +2,9 @@
  * A session: many torrents sharing one listen socket, one hashing pool, one peer id and global
  * connection limits. The library's entry point.
  */
+
+import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import { TesseraError } from "../errors.js";
 import type { TorrentMeta } from "../metainfo/index.js";
 import { dial, Listener } from "../net/listener.js";
@@ -10,6 +13,9 @@ import { makePeerId } from "../peer/peer-id.js";
 import { HashPool } from "../storage/hash-pool.js";
 import { TypedEmitter } from "../torrent/events.js";
 import { Torrent } from "../torrent/torrent.js";
+import type { IntervalPolicy } from "../tracker/announcer.js";
+import { TrackerClient } from "../tracker/client.js";
+import { TorrentTrackers } from "../tracker/torrent-trackers.js";
 import { type PeerId, toHex } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
 
@@ -28,6 +34,8 @@ export interface SessionOptions {
   maxConnections?: number;
   /** Hashing threads; default one per core. */
   hashThreads?: number;
+  /** Announce timing bounds (seconds); defaults as documented in `tracker/announcer.ts`. */
+  trackerPolicy?: Partial<IntervalPolicy>;
 }
 
 export interface AddTorrentOptions {
@@ -39,6 +47,10 @@ export interface AddTorrentOptions {
   select?: Set<number>;
   maxPeers?: number;
   uploadSlots?: number;
+  /** Tracker URLs to use besides the torrent's own (each becomes a tier of its own). */
+  trackers?: string[];
+  /** Announce to trackers (default true). */
+  announce?: boolean;
 }
 
 export interface SessionEvents {
@@ -52,6 +64,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #listener: Listener;
   readonly #torrents = new Map<string, Torrent>();
   readonly #maxConnections: number;
+  readonly #trackerClient: TrackerClient;
+  readonly #trackers = new Map<string, TorrentTrackers>();
+  readonly #trackerPolicy: Partial<IntervalPolicy> | undefined;
+  /** Our own addresses, so trackers handing us back to ourselves cost no dial. */
+  readonly #ownHosts: Set<string>;
   #connections = 0;
   #closed = false;
 
@@ -61,6 +78,19 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.hashPool = new HashPool(o.hashThreads !== undefined ? { threads: o.hashThreads } : {});
     this.#listener = listener;
     this.#maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const host = o.host ?? "::";
+    const fam = isIP(host);
+    this.#trackerClient = new TrackerClient({
+      // A dual-stack listener takes peers of both families; an address literal only its own.
+      families:
+        host === "::" || fam === 0
+          ? { ipv4: true, ipv6: true }
+          : { ipv4: fam === 4, ipv6: fam === 6 },
+    });
+    this.#trackerPolicy = o.trackerPolicy;
+    this.#ownHosts = new Set(["127.0.0.1", "::1", "::", "0.0.0.0"]);
+    for (const list of Object.values(networkInterfaces()))
+      for (const a of list ?? []) this.#ownHosts.add(a.address.toLowerCase());
   }
 
   /** Start a session listening for peers. */
@@ -127,13 +157,54 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#torrents.set(meta.infoHashHex, t);
     this.emit("torrent-added", t);
     if (o.peers && o.peers.length > 0) t.addPeers(o.peers, true);
+    const tiers = [...meta.trackers, ...(o.trackers ?? []).map((u) => [u])];
+    const trackers =
+      o.announce !== false && tiers.length > 0 ? this.#makeTrackers(t, tiers) : undefined;
+    if (trackers) {
+      this.#trackers.set(meta.infoHashHex, trackers);
+      t.setTrackerStatusSource(() => trackers.status());
+    }
     await t.start();
+    // Announce once the check is done, so `left` is true from the first `started`.
+    if (trackers && (t.state === "downloading" || t.state === "seeding")) {
+      t.on("done", () => trackers.poke());
+      trackers.start();
+    }
     return t;
+  }
+
+  #makeTrackers(t: Torrent, tiers: string[][]): TorrentTrackers {
+    return new TorrentTrackers({
+      tiers,
+      infoHash: t.meta.infoHash,
+      peerId: this.peerId,
+      client: this.#trackerClient,
+      port: this.port,
+      stats: () => {
+        const s = t.stats();
+        return {
+          uploaded: s.uploaded,
+          downloaded: s.downloaded,
+          left: Math.max(0, s.wanted - s.have),
+          done: s.state === "seeding" || s.have >= s.wanted,
+          peers: s.peers,
+        };
+      },
+      onPeers: (peers) =>
+        t.addPeers(
+          peers.filter((p) => !(p.port === this.port && this.#ownHosts.has(p.host.toLowerCase()))),
+        ),
+      onStatus: (s) => t.reportTracker(s),
+      ...(this.#trackerPolicy ? { policy: this.#trackerPolicy } : {}),
+    });
   }
 
   async remove(t: Torrent): Promise<void> {
     this.#torrents.delete(t.infoHashHex);
+    const trackers = this.#trackers.get(t.infoHashHex);
+    this.#trackers.delete(t.infoHashHex);
     await t.stop();
+    await trackers?.stop();
     this.emit("torrent-removed", t);
   }
 
@@ -166,7 +237,13 @@ export class Session extends TypedEmitter<SessionEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#torrents.values()].map((t) => t.stop()));
+    await Promise.allSettled(
+      [...this.#torrents.values()].map(async (t) => {
+        await t.stop();
+        await this.#trackers.get(t.infoHashHex)?.stop();
+      }),
+    );
+    this.#trackerClient.close();
     await this.#listener.close();
     await this.hashPool.close();
   }

@@ -19,6 +19,7 @@ import {
 } from "../peer/peer.js";
 import type { HashPool } from "../storage/hash-pool.js";
 import { TorrentStorage } from "../storage/storage.js";
+import type { TrackerStatus } from "../tracker/announcer.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
 import type { HandshakeInfo } from "../wire/index.js";
@@ -38,6 +39,8 @@ export const DEFAULT_UPLOAD_SLOTS = 8;
 export const CHOKE_INTERVAL_MS = 10_000;
 /** Dials started per tick. */
 const DIALS_PER_TICK = 10;
+/** Candidate peers remembered (peers from trackers and PEX beyond this are ignored). */
+export const MAX_CANDIDATES = 2_000;
 /** Peers a peer is banned after this many pieces that failed with its data in them. */
 const MAX_HASH_FAILURES = 3;
 
@@ -67,6 +70,8 @@ export interface TorrentEvents {
   "peer-connected": (address: string, id: string) => void;
   "peer-disconnected": (address: string, reason: string) => void;
   "peer-banned": (address: string, reason: string) => void;
+  /** A tracker's state changed (announce sent, reply, failure). */
+  tracker: (status: TrackerStatus) => void;
   /** Every wanted piece is verified and on disk. */
   done: () => void;
   error: (error: Error) => void;
@@ -113,6 +118,9 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   /** Peer key → the candidate it was dialled from (absent for incoming connections). */
   readonly #candidateOf = new Map<number, string>();
   readonly #banned = new Set<string>();
+  /** Candidate keys that turned out to be ourselves or another torrent: never dialled again. */
+  readonly #rejected = new Set<string>();
+  #trackerStatus: () => TrackerStatus[] = () => [];
   /** Keys of peers banned for bad data: a piece that failed with their data in it is explained. */
   readonly #convicted = new Set<number>();
   readonly #buffers: PieceBuffers;
@@ -206,6 +214,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         c.pinned ||= pinned;
         continue;
       }
+      if (!pinned && (this.#rejected.has(k) || this.#candidates.size >= MAX_CANDIDATES)) continue;
       this.#candidates.set(k, {
         addr,
         failures: 0,
@@ -216,6 +225,21 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       });
     }
     if (this.state === "downloading" || this.state === "seeding") this.#connectMore();
+  }
+
+  /** The torrent's trackers and their state (empty when it has none). */
+  trackers(): TrackerStatus[] {
+    return this.#trackerStatus();
+  }
+
+  /** @internal The session attaches the torrent's trackers. */
+  setTrackerStatusSource(f: () => TrackerStatus[]): void {
+    this.#trackerStatus = f;
+  }
+
+  /** @internal The session reports a tracker's change of state. */
+  reportTracker(s: TrackerStatus): void {
+    this.emit("tracker", s);
   }
 
   stats(): TorrentStats {
@@ -267,8 +291,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     for (const [k, c] of this.#candidates) {
       if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
       if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
-      // Seeds don't dial peers unless asked to by hand (they come to us), nor other seeds.
-      if (this.#isDone() && (!c.pinned || c.seed)) continue;
+      // Seeds don't dial peers known to be seeds: they have nothing to exchange.
+      if (this.#isDone() && c.seed) continue;
       c.connected = true;
       started++;
       this.#dialing++;
@@ -448,6 +472,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       c.seed = peer.bitfieldKnown && peer.have.complete;
       if (reason.kind === "self" || reason.kind === "wrong-torrent" || reason.kind === "banned") {
         this.#candidates.delete(ck!);
+        if (this.#rejected.size < MAX_CANDIDATES) this.#rejected.add(ck!);
       } else {
         this.#dialFailed(c, this.#now());
         if (peer.handshaken) c.failures = Math.max(0, c.failures - 1);

@@ -39,6 +39,10 @@ export interface TestTrackerOptions {
   port?: number;
   /** Hand a peer its own address back too; default false. */
   includeSelf?: boolean;
+  /** Listen address: default 127.0.0.1; `::1` for an IPv6-only tracker, `::` for both. */
+  host?: string;
+  /** Host in the URLs; default `host` (bracketed if IPv6), e.g. `localhost`. */
+  urlHost?: string;
 }
 
 export interface TestTracker extends Stoppable {
@@ -217,7 +221,8 @@ export async function startTestTracker(opts: TestTrackerOptions = {}): Promise<T
     }
   });
   server.keepAliveTimeout = 1_000;
-  server.listen(opts.port ?? 0, LOOPBACK4);
+  const host = opts.host ?? LOOPBACK4;
+  server.listen(opts.port ?? 0, host);
   await once(server, "listening");
   server.unref();
   const addr = server.address();
@@ -231,9 +236,10 @@ export async function startTestTracker(opts: TestTrackerOptions = {}): Promise<T
     });
     return stopped;
   };
+  const urlHost = opts.urlHost ?? (host.includes(":") ? `[${host === "::" ? "::1" : host}]` : host);
   return {
-    announceUrl: `http://${LOOPBACK4}:${port}/announce`,
-    scrapeUrl: `http://${LOOPBACK4}:${port}/scrape`,
+    announceUrl: `http://${urlHost}:${port}/announce`,
+    scrapeUrl: `http://${urlHost}:${port}/scrape`,
     port,
     announces,
     waitForAnnounce: (pred = () => true, timeoutMs = DEFAULT_TIMEOUT_MS) =>
