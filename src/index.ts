@@ -36,6 +36,7 @@ export {
   type TorrentState,
   type TorrentStats,
 } from "./torrent/torrent.js";
+export * from "./tracker/index.js";
 export type { BlockIndex, FileIndex, InfoHashV1, InfoHashV2, PeerId, PieceIndex } from "./types.js";
 export { fromHex, toHex } from "./types.js";
 export { AddressError, formatHostPort, type PeerAddress, parseHostPort } from "./util/address.js";
