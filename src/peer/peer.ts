@@ -18,6 +18,18 @@
  *   choking the peer clears it;
  * - after `close` the peer sends and accepts nothing more, and the host has heard `onClose` once.
  */
+import {
+  allowedFastSet,
+  answerWhileChoked,
+  ExtError,
+  type ExtensionRegistry,
+  type ExtMessage,
+  type ExtName,
+  encodeExtHandshake,
+  FastState,
+  type OurExtHandshake,
+  PeerExtensions,
+} from "../ext/index.js";
 import type { PeerId } from "../types.js";
 import { Bitfield } from "../util/bitfield.js";
 import {
@@ -26,6 +38,7 @@ import {
   encodePieceHeader,
   encodeRequest,
   type HandshakeInfo,
+  hasFeature,
   REQUEST_MESSAGE_LENGTH,
   WireDecoder,
   WireError,
@@ -45,8 +58,13 @@ import { RateMeter } from "./rate.js";
  * peer); once it is, peers that heard it can be held to 2 × {@link ADVERTISED_REQQ} again.
  */
 export const MAX_INCOMING_REQUESTS = 32_768;
-/** The `reqq` we would advertise (BEP 10). */
-export const ADVERTISED_REQQ = 250;
+/** The `reqq` we advertise in our extension handshake (BEP 10), as libtorrent does. */
+export const ADVERTISED_REQQ = 500;
+/**
+ * Unserved requests allowed from a peer that heard our `reqq`: twice it, for requests crossing
+ * our handshake on the wire and peers that count loosely.
+ */
+export const MAX_INCOMING_REQUESTS_WITH_REQQ = 2 * ADVERTISED_REQQ;
 /** Time allowed for the handshake after connecting. */
 export const HANDSHAKE_TIMEOUT_MS = 20_000;
 /** Send a keep-alive after this long without sending anything. */
@@ -59,7 +77,7 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 export const SNUB_TIMEOUT_MS = 60_000;
 
 export type CloseReason =
-  | { kind: "protocol"; error: WireError }
+  | { kind: "protocol"; error: WireError | ExtError }
   | { kind: "timeout"; what: "handshake" | "idle" }
   | { kind: "wrong-torrent" }
   | { kind: "self" }
@@ -85,6 +103,10 @@ export interface PeerHost {
   onRequest(peer: Peer): void;
   /** Requests timed out (block keys), to be picked again elsewhere. */
   onRequestTimeout(peer: Peer, keys: number[]): void;
+  /** The peer rejected requests of ours (BEP 6; block keys), to be picked again elsewhere. */
+  onRejected?(peer: Peer, keys: number[]): void;
+  /** An extension message (BEP 10), decoded; the extension handshake is already applied. */
+  onExtended?(peer: Peer, msg: ExtMessage): void;
   onClose(peer: Peer, reason: CloseReason): void;
 }
 
@@ -92,9 +114,17 @@ export interface PeerOptions {
   key: number;
   infoHash: Uint8Array;
   peerId: PeerId;
-  pieceCount: number;
-  pieceLength: number;
-  totalLength: number;
+  /**
+   * The torrent's geometry; all three absent while the metadata is unknown (magnet): the peer then
+   * speaks only handshakes and extensions, and ignores piece state.
+   */
+  pieceCount?: number;
+  pieceLength?: number;
+  totalLength?: number;
+  /** Extensions we offer (BEP 10); none when absent. Requires the extended bit in `reserved`. */
+  extensions?: ExtensionRegistry;
+  /** Our extension handshake, built when it is sent (after the peer's BitTorrent handshake). */
+  extHandshake?: (peer: Peer) => OurExtHandshake;
   /** We dialled (send the handshake at once) or accepted (answer the peer's handshake). */
   outgoing: boolean;
   reserved: Uint8Array;
@@ -123,6 +153,8 @@ export class Peer {
   readonly #host: PeerHost;
   readonly #decoder: WireDecoder;
   readonly #blocksPerPiece: number;
+  /** Whether piece geometry is known (false in the metadata phase of a magnet). */
+  readonly #geometry: boolean;
 
   /** The remote peer id, once its handshake arrived. */
   remoteId: PeerId | undefined;
@@ -149,6 +181,20 @@ export class Peer {
   lastBlockAt: number;
   /** Set by the host for endgame/smart-ban bookkeeping; free for the torrent to use. */
   hashFailures = 0;
+  /** BEP 10 state, once both sides set the extension bit. */
+  ext: PeerExtensions | undefined;
+  /** BEP 6 negotiated. */
+  fast = false;
+  /** What the peer told us with `allowed_fast` and `suggest`. */
+  readonly fastState = new FastState();
+  /** Pieces we allow the peer to request while choked (BEP 6), as sent. */
+  allowedFastToPeer: ReadonlySet<number> = new Set();
+  /** The peer's own listen port (from its extension handshake `p`), for PEX and redials. */
+  listenPort: number | undefined;
+  /** The peer says it will not download (BEP 21: seed or partial seed). */
+  uploadOnly = false;
+  /** The peer's `reqq`: most requests we keep outstanding with it. */
+  remoteReqq: number | undefined;
 
   constructor(o: PeerOptions, host: PeerHost) {
     this.#o = o;
@@ -160,14 +206,15 @@ export class Peer {
     this.lastReceived = o.now;
     this.lastSent = o.now;
     this.lastBlockAt = o.now;
-    this.have = new Bitfield(o.pieceCount);
-    this.#blocksPerPiece = Math.ceil(o.pieceLength / BLOCK);
+    this.have = new Bitfield(o.pieceCount ?? 0);
+    this.#blocksPerPiece = Math.ceil((o.pieceLength ?? BLOCK) / BLOCK);
+    this.#geometry = o.pieceCount !== undefined;
     this.#decoder = new WireDecoder({
-      pieceCount: o.pieceCount,
-      pieceLength: o.pieceLength,
-      totalLength: o.totalLength,
-      fast: false,
-      extended: false,
+      ...(o.pieceCount !== undefined
+        ? { pieceCount: o.pieceCount, pieceLength: o.pieceLength, totalLength: o.totalLength }
+        : {}),
+      fast: hasFeature(o.reserved, "fast"),
+      extended: o.extensions !== undefined && hasFeature(o.reserved, "extended"),
       expectHandshake: true,
       // aria2 sends a bitfield mid-connection instead of 20+ HAVEs: see the "bitfield" case.
       lateBitfield: true,
@@ -241,7 +288,62 @@ export class Peer {
     this.remoteReserved = info.reserved;
     if (!this.outgoing) this.#sendHandshake();
     this.handshaken = true;
+    this.fast = hasFeature(this.#o.reserved, "fast") && hasFeature(info.reserved, "fast");
+    if (
+      this.#o.extensions !== undefined &&
+      hasFeature(this.#o.reserved, "extended") &&
+      hasFeature(info.reserved, "extended")
+    ) {
+      this.ext = new PeerExtensions(this.#o.extensions);
+    }
+    // The host sends the bitfield (or have_all/have_none) first: BEP 6 wants it right after the
+    // handshake. Our extension handshake follows.
     this.#host.onHandshake(this, info);
+    if (this.ext && !this.closed) {
+      const h = this.#o.extHandshake?.(this) ?? { m: this.#o.extensions!.localIds() };
+      this.#msg({ type: "extended", extId: 0, payload: encodeExtHandshake(h) }, this.lastReceived);
+    }
+  }
+
+  /** Send an extension message if the peer enabled that extension; false when it did not. */
+  sendExtended(name: ExtName, payload: Uint8Array, now: number): boolean {
+    const out = this.ext?.outgoing(name, payload);
+    if (!out || this.closed) return false;
+    this.#msg(out, now);
+    return true;
+  }
+
+  /** The most requests to keep outstanding with this peer, given our own wish. */
+  requestCap(wanted: number): number {
+    return this.remoteReqq !== undefined ? Math.min(wanted, this.remoteReqq) : wanted;
+  }
+
+  #onExtended(extId: number, payload: Uint8Array): void {
+    if (!this.ext) return; // not negotiated: ignored like any unknown message
+    let msg: ExtMessage;
+    try {
+      msg = this.ext.decode(extId, payload, {
+        ...(this.#geometry ? { pieceCount: this.have.length } : {}),
+      });
+    } catch (e) {
+      if (e instanceof ExtError) {
+        this.close({ kind: "protocol", error: e });
+        return;
+      }
+      throw e;
+    }
+    if (msg.type === "handshake") {
+      const h = msg.handshake;
+      if (h.port !== undefined) this.listenPort = h.port;
+      if (h.reqq !== undefined) this.remoteReqq = h.reqq;
+      if (h.uploadOnly !== undefined) this.uploadOnly = h.uploadOnly;
+    } else if (msg.type === "upload_only") {
+      this.uploadOnly = msg.uploadOnly;
+    } else if (msg.type === "lt_donthave") {
+      if (!this.have.has(msg.index)) return;
+      this.have.clear(msg.index);
+    }
+    this.#host.onExtended?.(this, msg);
   }
 
   #settleBitfield(): void {
@@ -251,6 +353,17 @@ export class Peer {
   }
 
   #onMessage(m: WireMessage, now: number): void {
+    if (m.type === "extended") {
+      this.#onExtended(m.extId, m.payload);
+      return;
+    }
+    if (!this.#geometry) {
+      // Metadata phase: piece state waits for the metadata; nothing can be requested or served.
+      if (m.type === "piece") this.close({ kind: "unrequested-block" });
+      else if (m.type === "request" && this.fast)
+        this.#msg({ type: "reject", index: m.index, begin: m.begin, length: m.length }, now);
+      return;
+    }
     switch (m.type) {
       case "keep_alive":
         return;
@@ -270,10 +383,19 @@ export class Peer {
         return;
       }
       case "have_all":
+        if (this.bitfieldKnown) {
+          // Late (aria2 on completing): a batch of HAVEs for what is missing.
+          for (let i = 0; i < this.have.length; i++) {
+            if (this.closed) return;
+            if (this.have.set(i)) this.#host.onHave(this, i);
+          }
+          return;
+        }
         this.have.setAll();
         this.#settleBitfield();
         return;
       case "have_none":
+        // Late, it takes nothing away (as a late bitfield clears nothing).
         this.#settleBitfield();
         return;
       default:
@@ -304,13 +426,39 @@ export class Peer {
         this.#host.onInterest(this, this.peerInterested);
         return;
       case "request":
-        if (this.amChoking) return; // BEP 3: requests from choked peers are ignored.
-        if (this.incoming.length >= MAX_INCOMING_REQUESTS) {
+        if (this.amChoking) {
+          // BEP 3: requests from choked peers are ignored; BEP 6: answered with a reject,
+          // except for allowed-fast pieces while the peer is still starting.
+          if (!this.fast) return;
+          if (answerWhileChoked(m.index, this.allowedFastToPeer, this.have.count) === "reject") {
+            this.reject(m, now);
+            return;
+          }
+        }
+        if (
+          this.incoming.length >=
+          (this.ext ? MAX_INCOMING_REQUESTS_WITH_REQQ : MAX_INCOMING_REQUESTS)
+        ) {
           this.close({ kind: "request-flood" });
           return;
         }
         this.incoming.push({ index: m.index, begin: m.begin, length: m.length });
         this.#host.onRequest(this);
+        return;
+      case "reject": {
+        // BEP 6: the peer will not serve this request; pick the block again elsewhere.
+        const key = this.blockKey(m.index, m.begin);
+        if (this.requests.delete(key)) {
+          this.#recentlyCancelled.add(key);
+          this.#host.onRejected?.(this, [key]);
+        }
+        return;
+      }
+      case "allowed_fast":
+        this.fastState.onAllowedFast(m.index);
+        return;
+      case "suggest":
+        this.fastState.onSuggest(m.index);
         return;
       case "cancel": {
         const i = this.incoming.findIndex(
@@ -378,9 +526,31 @@ export class Peer {
     return this.requests.size > 0 && now - this.lastBlockAt > SNUB_TIMEOUT_MS;
   }
 
+  /** Our pieces, right after the handshake: have_all/have_none with Fast, else a bitfield. */
   sendBitfield(bits: Bitfield, now: number): void {
+    if (this.fast && (bits.complete || bits.empty)) {
+      this.#msg({ type: bits.complete ? "have_all" : "have_none" }, now);
+      return;
+    }
     if (bits.empty) return; // BEP 3: a peer with nothing may skip the bitfield.
     this.#msg({ type: "bitfield", bits: bits.bytes }, now);
+  }
+
+  /**
+   * BEP 6: offer the peer its allowed-fast pieces among those we have (pieces it may request
+   * while we choke it). Only for IPv4 peers (the BEP has no IPv6 rule).
+   */
+  sendAllowedFast(infoHash: Uint8Array, remoteIp: string, ours: Bitfield, now: number): void {
+    if (!this.fast || !this.#geometry) return;
+    const set = allowedFastSet(remoteIp, infoHash, ours.length).filter((i) => ours.has(i));
+    this.allowedFastToPeer = new Set(set);
+    for (const index of set) this.#msg({ type: "allowed_fast", index }, now);
+  }
+
+  /** Refuse a request (BEP 6 `reject`; nothing without Fast). */
+  reject(r: IncomingRequest, now: number): void {
+    if (!this.fast) return;
+    this.#msg({ type: "reject", index: r.index as never, begin: r.begin, length: r.length }, now);
   }
 
   sendHave(index: number, now: number): void {
@@ -396,8 +566,15 @@ export class Peer {
   choke(now: number): void {
     if (this.amChoking) return;
     this.amChoking = true;
+    const queued = this.incoming;
     this.incoming = [];
     this.#msg({ type: "choke" }, now);
+    if (!this.fast) return;
+    // BEP 6: every dropped request is rejected explicitly; allowed-fast ones stay queued.
+    for (const r of queued) {
+      if (this.allowedFastToPeer.has(r.index)) this.incoming.push(r);
+      else this.reject(r, now);
+    }
   }
 
   unchoke(now: number): void {

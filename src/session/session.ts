@@ -150,6 +150,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       peerId: this.peerId,
       hashPool: this.hashPool,
       dial: (addr) => this.#dial(addr),
+      listenPort: this.port,
+      isSelf: (a) => a.port === this.port && this.#ownHosts.has(a.host.toLowerCase()),
       ...(o.select ? { select: o.select } : {}),
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.uploadSlots !== undefined ? { uploadSlots: o.uploadSlots } : {}),

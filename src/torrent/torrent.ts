@@ -8,9 +8,23 @@
  * A piece is announced and served only once it is on disk, so a peer's request can always be
  * read back.
  */
+import {
+  EXT_NAMES,
+  ExtensionRegistry,
+  type ExtMessage,
+  type ExtName,
+  encodeUploadOnly,
+  ipToBytes,
+  isDialableIp,
+  MetadataServer,
+  type PexPeer,
+  PexState,
+  UT_PEX,
+} from "../ext/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
 import { formatAddress, type Transport } from "../net/transport.js";
 import {
+  ADVERTISED_REQQ,
   type CloseReason,
   describeClose,
   type IncomingRequest,
@@ -22,7 +36,9 @@ import { TorrentStorage } from "../storage/storage.js";
 import type { TrackerStatus } from "../tracker/announcer.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
+import { VERSION } from "../version.js";
 import type { HandshakeInfo } from "../wire/index.js";
+import { buildReserved } from "../wire/index.js";
 import { type ChokerPeer, chooseUnchokes, desiredQueue } from "./choker.js";
 import { TypedEmitter } from "./events.js";
 import { type BlockRef, PiecePicker } from "./picker.js";
@@ -89,6 +105,10 @@ export interface TorrentOptions {
   uploadSlots?: number;
   /** Keep seeding after done (default true: a torrent seeds until stopped). */
   seed?: boolean;
+  /** Our listen port, told to peers in the extension handshake (BEP 10 `p`). */
+  listenPort?: number;
+  /** Addresses that are ourselves (PEX may hand them to us). */
+  isSelf?: (addr: PeerAddress) => boolean;
   now?: () => number;
   random?: () => number;
 }
@@ -126,7 +146,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #buffers: PieceBuffers;
   readonly #smartBan = new SmartBan();
   readonly #wantedPieces: Uint8Array;
-  readonly #reserved = new Uint8Array(8);
+  readonly #reserved = buildReserved(["fast", "extended"]);
+  readonly #extensions: ExtensionRegistry;
+  readonly #metadataServer: MetadataServer<number>;
+  readonly #pex = new Map<number, PexState>();
   #nextKey = 1;
   #hashing = 0;
   #hashingBytes = 0;
@@ -172,6 +195,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       }
     }
     this.#buffers = new PieceBuffers(meta.pieceLength, meta.length);
+    // BEP 27: a private torrent gets peers from its trackers only, so no PEX.
+    this.#extensions = new ExtensionRegistry(
+      EXT_NAMES.filter((n: ExtName) => !(meta.private && n === UT_PEX)),
+    );
+    this.#metadataServer = new MetadataServer<number>(meta.infoBytes);
     this.done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -347,6 +375,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         totalLength: this.meta.length,
         outgoing,
         reserved: this.#reserved,
+        extensions: this.#extensions,
+        extHandshake: (p) => ({
+          m: this.#extensions.localIds(),
+          client: `Tessera ${VERSION}`,
+          ...(this.#o.listenPort ? { port: this.#o.listenPort } : {}),
+          reqq: ADVERTISED_REQQ,
+          ...(ipToBytes(t.remoteAddress) ? { yourIp: t.remoteAddress } : {}),
+          metadataSize: this.meta.infoBytes.length,
+          uploadOnly: this.#isDone(),
+        }),
         now: this.#now(),
         // A full kernel buffer is seen through `t.congested`; serving resumes on drain.
         send: (chunks) => void t.write(chunks),
@@ -396,6 +434,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     }
     this.picker.addPeer(peer.key, peer.have);
     this.#updateInterest(peer);
+    // BEP 6: a starting peer may fetch a few pieces from us even while choked.
+    if (peer.fast && peer.have.count <= 10 && this.picker.have.count > 0) {
+      const t = this.#transports.get(peer.key);
+      if (t)
+        peer.sendAllowedFast(this.meta.infoHash, t.remoteAddress, this.picker.have, this.#now());
+    }
   }
 
   onHave(peer: Peer, index: number): void {
@@ -460,7 +504,108 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#refillAll();
   }
 
+  onRejected(peer: Peer, keys: number[]): void {
+    this.onRequestTimeout(peer, keys);
+  }
+
+  onExtended(peer: Peer, msg: ExtMessage): void {
+    const now = this.#now();
+    switch (msg.type) {
+      case "handshake":
+        // BEP 21: two peers that only upload have nothing to exchange.
+        if (peer.uploadOnly && this.#isDone() && !this.#wantsMore()) {
+          this.#markSeed(peer);
+          peer.close({ kind: "local", message: "both seeding" });
+          return;
+        }
+        if (
+          peer.ext?.supports(UT_PEX) &&
+          this.#extensions.idOf(UT_PEX) !== undefined &&
+          !this.#pex.has(peer.key)
+        )
+          this.#pex.set(
+            peer.key,
+            new PexState({ remote: this.#listenAddress(peer) ?? { host: "", port: 0 } }),
+          );
+        return;
+      case "ut_metadata": {
+        const m = msg.message;
+        if (m.type !== "request") return; // we have the metadata: data and rejects mean nothing
+        const reply = this.#metadataServer.onRequest(peer.key, m.piece);
+        peer.sendExtended("ut_metadata", reply.payload, now);
+        return;
+      }
+      case "ut_pex": {
+        const pex = this.#pex.get(peer.key);
+        const got = pex?.receive(msg.payload, now);
+        if (!got) return;
+        const isSelf = this.#o.isSelf;
+        this.addPeers(
+          got.added
+            .filter((p) => {
+              const b = ipToBytes(p.host);
+              return b !== undefined && isDialableIp(b) && p.port > 0;
+            })
+            .filter((p) => !isSelf?.(p))
+            .map((p) => ({ host: p.host, port: p.port })),
+        );
+        return;
+      }
+      case "lt_donthave":
+        // The peer dropped a piece (BEP 54): recount its availability from its bitfield.
+        if (peer.bitfieldKnown) {
+          this.picker.removePeer(peer.key);
+          this.picker.addPeer(peer.key, peer.have);
+          this.#updateInterest(peer);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  #markSeed(peer: Peer): void {
+    const ck = this.#candidateOf.get(peer.key);
+    const c = ck ? this.#candidates.get(ck) : undefined;
+    if (c) c.seed = true;
+  }
+
+  /** Where a connected peer accepts connections: the address we dialled, or its `p` port. */
+  #listenAddress(peer: Peer): PeerAddress | undefined {
+    const ck = this.#candidateOf.get(peer.key);
+    const c = ck ? this.#candidates.get(ck) : undefined;
+    if (c) return c.addr;
+    const t = this.#transports.get(peer.key);
+    if (t && peer.listenPort) return { host: t.remoteAddress, port: peer.listenPort };
+    return undefined;
+  }
+
+  /** PEX: tell each peer (at most once a minute, by its PexState) whom we are connected to. */
+  #sendPex(now: number): void {
+    if (this.#pex.size === 0) return;
+    const connected: PexPeer[] = [];
+    for (const p of this.#peers.values()) {
+      if (!p.handshaken) continue;
+      const a = this.#listenAddress(p);
+      if (!a) continue;
+      connected.push({
+        host: a.host,
+        port: a.port,
+        flags:
+          (p.have.complete || p.uploadOnly ? 0x02 : 0) | (this.#candidateOf.has(p.key) ? 0x10 : 0),
+      });
+    }
+    for (const [key, pex] of this.#pex) {
+      const peer = this.#peers.get(key);
+      if (!peer) continue;
+      const payload = pex.update(connected, now);
+      if (payload) peer.sendExtended("ut_pex", payload, now);
+    }
+  }
+
   onClose(peer: Peer, reason: CloseReason): void {
+    this.#pex.delete(peer.key);
+    this.#metadataServer.removePeer(peer.key);
     this.#peers.delete(peer.key);
     this.#transports.delete(peer.key);
     if (peer.bitfieldKnown) this.picker.removePeer(peer.key);
@@ -506,7 +651,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       rateBytesPerSec: peer.downloadRate.rate(now),
       rttMs: 50,
       blockSize: 16384,
-      reqq: 250,
+      reqq: peer.remoteReqq ?? 250,
     });
     const room = target - peer.requests.size;
     // Hysteresis: top the queue up in batches, not one request (one socket write) per block.
@@ -611,6 +756,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (this.#doneEmitted || !this.#isDone() || this.state === "checking") return;
     this.#doneEmitted = true;
     this.state = "seeding";
+    // BEP 21: from now on we only upload.
+    const now = this.#now();
+    for (const p of this.#peers.values())
+      p.sendExtended("upload_only", encodeUploadOnly(true), now);
     void this.storage.createEmptyFiles().then(
       () => {
         this.emit("done");
@@ -653,11 +802,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#serving.add(peer.key);
     try {
       const t = this.#transports.get(peer.key);
-      while (!peer.closed && !peer.amChoking && peer.incoming.length > 0 && t && !t.congested) {
-        const r = peer.incoming.shift() as IncomingRequest;
-        if (!this.picker.have.has(r.index)) continue; // a piece we lack: refused
+      while (!peer.closed && peer.incoming.length > 0 && t && !t.congested) {
+        const r = peer.incoming[0] as IncomingRequest;
+        // While choked only allowed-fast requests stay queued (BEP 6).
+        if (peer.amChoking && !peer.allowedFastToPeer.has(r.index)) break;
+        peer.incoming.shift();
+        if (!this.picker.have.has(r.index)) {
+          peer.reject(r, this.#now()); // a piece we lack: refused (explicitly with Fast)
+          continue;
+        }
         const data = await this.storage.readBlock(r.index, r.begin, r.length);
-        if (peer.closed || peer.amChoking) break;
+        if (peer.closed) break;
         peer.sendBlock(r.index, r.begin, data, this.#now());
         this.#uploaded += data.length;
       }
@@ -679,6 +834,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     }
     this.#connectMore();
     this.#refillAll();
+    this.#sendPex(now);
     // Back-pressure on the network when the disk falls behind.
     const behind =
       this.storage.pendingWriteBytes > 0 &&

@@ -338,7 +338,9 @@ export class WireDecoder {
       case MessageId.haveAll:
       case MessageId.haveNone:
         this.#needFast(id);
-        this.#firstOnly(id === MessageId.haveAll ? "have_all" : "have_none");
+        // aria2 sends have_all when it completes mid-connection, as it does a late bitfield.
+        if (this.#lateBitfield) this.#initial = false;
+        else this.#firstOnly(id === MessageId.haveAll ? "have_all" : "have_none");
         exactLength(id, len, 1);
         return id === MessageId.haveAll ? HAVE_ALL : HAVE_NONE;
       case MessageId.extended:

@@ -217,10 +217,19 @@ describe("wire decoder limits", () => {
       got.slice(1).map((m) => (m as WireMessage).type),
       ["have", "bitfield", "unchoke", "bitfield"],
     );
-    // have_all / have_none stay first-only, and a late bitfield is still checked.
-    rejects("WIRE_UNEXPECTED_MESSAGE", concat([bitfield, msg({ type: "have_all" })]), {
-      lateBitfield: true,
-    });
+    // aria2 also sends have_all when it completes mid-connection: accepted the same way.
+    const late = decodeChunks(decoder({ lateBitfield: true }), [
+      HANDSHAKE,
+      bitfield,
+      msg({ type: "unchoke" }),
+      msg({ type: "have_all" }),
+    ]);
+    assert.deepEqual(
+      late.slice(1).map((m) => (m as WireMessage).type),
+      ["bitfield", "unchoke", "have_all"],
+    );
+    // Without lateBitfield it stays first-only, and a late bitfield is still checked.
+    rejects("WIRE_UNEXPECTED_MESSAGE", concat([bitfield, msg({ type: "have_all" })]));
     rejects(
       "WIRE_BAD_BITFIELD",
       concat([msg({ type: "unchoke" }), msg({ type: "bitfield", bits: Uint8Array.of(0xff) })]),
