@@ -19,6 +19,9 @@ export function isDialable(ip: Uint8Array, port: number): boolean {
   }
   if (ip.length === 16) {
     if (ip[0] === 0xff) return false; // multicast
+    // An IPv4-mapped address is judged as the IPv4 address it is.
+    if (ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff)
+      return isDialable(ip.subarray(12), port);
     // :: (unspecified)
     for (let i = 0; i < 16; i++) if (ip[i] !== 0) return true;
     return false;
