@@ -1,7 +1,10 @@
 import { parseArgs } from "node:util";
+import type { TorrentMeta } from "../metainfo/index.js";
 import { Session } from "../session/session.js";
+import type { MetadataPhase, MetadataPhaseStats } from "../torrent/metadata-phase.js";
 import { parseSelection, visibleFileCount } from "../torrent/selection.js";
 import type { Torrent, TorrentStats } from "../torrent/torrent.js";
+import { toHex } from "../types.js";
 import { type PeerAddress, parseHostPort } from "../util/address.js";
 import { CliError, EXIT, UsageError } from "./errors.js";
 import { formatBytes, printable } from "./format.js";
@@ -150,15 +153,11 @@ async function run(o: RunOptions): Promise<number> {
     o.mode === "seed"
       ? { kind: "torrent" as const, meta: await readTorrentFile(o.torrentArg) }
       : await readTorrentInput(o.torrentArg);
-  if (input.kind === "magnet") {
-    o.peers.push(...input.magnet.peers);
-    throw new CliError(
-      "magnet links and bare info-hashes need the metadata exchange (BEP 9), which is not implemented yet; use a .torrent file",
-    );
-  }
-  const meta = input.meta;
-  const select =
-    o.select !== undefined ? parseSelection(o.select, visibleFileCount(meta)) : undefined;
+  // A selection is checked now for a .torrent, once the metadata is in for a magnet.
+  let select =
+    input.kind === "torrent" && o.select !== undefined
+      ? parseSelection(o.select, visibleFileCount(input.meta))
+      : undefined;
   const out = o.json
     ? new JsonOutput()
     : process.stderr.isTTY
@@ -183,22 +182,77 @@ async function run(o: RunOptions): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    out.event({
-      event: "started",
-      mode: o.mode,
-      name: meta.name,
-      infoHash: meta.infoHashHex,
-      length: meta.length,
-      pieces: meta.pieceCount,
-      port: session.port,
-      dir: o.dir,
-    });
+    let meta: TorrentMeta;
+    let from: MetadataPhase | undefined;
+    if (input.kind === "magnet") {
+      const link = o.noTrackers ? { ...input.magnet, trackers: [] } : input.magnet;
+      const phase = session.fetchMetadata(link, { peers: o.peers, trackers: o.trackers });
+      out.event({
+        event: "started",
+        mode: o.mode,
+        name: link.name ?? null,
+        infoHash: toHex(phase.infoHash),
+        length: link.exactLength ?? null,
+        pieces: null,
+        port: session.port,
+        dir: o.dir,
+        magnet: true,
+      });
+      wirePhaseEvents(phase, out);
+      const ticker = setInterval(() => out.metadataProgress(phase.stats()), out.interval);
+      let result: TorrentMeta | Error | "signal";
+      try {
+        result = await Promise.race([
+          phase.meta.then(
+            (m) => m,
+            (e: Error) => e,
+          ),
+          signalled.then(() => "signal" as const),
+        ]);
+      } finally {
+        clearInterval(ticker);
+      }
+      if (result === "signal" || interrupted) {
+        out.finish();
+        return EXIT.INTERRUPTED;
+      }
+      if (result instanceof Error) {
+        out.error(result.message);
+        out.finish();
+        return EXIT.FAILURE;
+      }
+      meta = result;
+      from = phase;
+      out.event({
+        event: "metadata",
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        length: meta.length,
+        pieces: meta.pieceCount,
+        pieceLength: meta.pieceLength,
+        files: visibleFileCount(meta),
+      });
+      if (o.select !== undefined) select = parseSelection(o.select, visibleFileCount(meta));
+    } else {
+      meta = input.meta;
+      out.event({
+        event: "started",
+        mode: o.mode,
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        length: meta.length,
+        pieces: meta.pieceCount,
+        port: session.port,
+        dir: o.dir,
+      });
+    }
     // Listen before the torrent starts, so its first events (`checked`) are not missed.
     session.once("torrent-added", (t) => wireEvents(t, out));
-    const addPromise = session.add(o.noTrackers ? { ...meta, trackers: [] } : meta, {
+    const addPromise = session.add(o.noTrackers && !from ? { ...meta, trackers: [] } : meta, {
       downloadDir: o.dir,
       peers: o.peers,
-      trackers: o.trackers,
+      trackers: from ? [] : o.trackers,
+      ...(from ? { from } : {}),
       ...(select ? { select } : {}),
     });
     let torrent: Torrent;
@@ -247,6 +301,21 @@ async function run(o: RunOptions): Promise<number> {
   }
 }
 
+function wirePhaseEvents(p: MetadataPhase, out: Output): void {
+  p.on("peer-connected", (address, id) =>
+    out.event({ event: "peer-connected", address, client: id }),
+  );
+  p.on("peer-disconnected", (address, reason) =>
+    out.event({ event: "peer-disconnected", address, reason }),
+  );
+  p.on("peer-banned", (address, reason) =>
+    out.event({ event: "peer-banned", address, reason }, true),
+  );
+  p.on("hash-failed", (size, contributors) =>
+    out.event({ event: "metadata-hash-failed", size, contributors }, true),
+  );
+}
+
 function wireEvents(t: Torrent, out: Output): void {
   t.on("checked", (have) =>
     out.event({ event: "checked", havePieces: have, pieces: t.meta.pieceCount }),
@@ -287,6 +356,8 @@ interface Output {
   event(e: Record<string, unknown>, important?: boolean): void;
   /** A tracker's state changed. */
   tracker(e: Record<string, unknown>): void;
+  /** The metadata phase of a magnet link, every `interval`. */
+  metadataProgress(s: MetadataPhaseStats): void;
   progress(s: TorrentStats): void;
   done(s: TorrentStats): void;
   error(message: string): void;
@@ -318,6 +389,9 @@ class JsonOutput implements Output {
   tracker(e: Record<string, unknown>): void {
     this.event(e);
   }
+  metadataProgress(s: MetadataPhaseStats): void {
+    this.event({ event: "metadata-progress", ...s });
+  }
   progress(s: TorrentStats): void {
     this.event({
       event: "progress",
@@ -344,6 +418,11 @@ class JsonOutput implements Output {
   finish(): void {}
 }
 
+function metadataLine(s: MetadataPhaseStats): string {
+  const got = s.size > 0 ? `${formatBytes(s.received)}/${formatBytes(s.size)}` : "size unknown";
+  return `Fetching metadata: ${got} from ${s.sources} of ${s.peers} peers`;
+}
+
 /** Human outputs show a tracker line when its outcome changes (not on every re-announce). */
 class TrackerLines {
   readonly #last = new Map<string, string>();
@@ -367,6 +446,9 @@ class PlainOutput implements Output {
   tracker(e: Record<string, unknown>): void {
     const line = this.#trackers.line(e);
     if (line) process.stderr.write(`${line}\n`);
+  }
+  metadataProgress(s: MetadataPhaseStats): void {
+    process.stderr.write(`${metadataLine(s)}\n`);
   }
   event(e: Record<string, unknown>, important = false): void {
     if (e.event === "started") {
@@ -405,6 +487,11 @@ class TtyOutput implements Output {
     if (!line) return;
     this.#clear();
     process.stderr.write(`${line}\n`);
+  }
+  metadataProgress(s: MetadataPhaseStats): void {
+    const line = metadataLine(s);
+    process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+    this.#drawn = true;
   }
   event(e: Record<string, unknown>, important = false): void {
     if (e.event === "started") {

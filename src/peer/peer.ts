@@ -529,7 +529,8 @@ export class Peer {
   /** Our pieces, right after the handshake: have_all/have_none with Fast, else a bitfield. */
   sendBitfield(bits: Bitfield, now: number): void {
     if (this.fast && (bits.complete || bits.empty)) {
-      this.#msg({ type: bits.complete ? "have_all" : "have_none" }, now);
+      // Empty first: the 0-piece bitfield of a magnet's metadata phase is "complete" too.
+      this.#msg({ type: bits.empty ? "have_none" : "have_all" }, now);
       return;
     }
     if (bits.empty) return; // BEP 3: a peer with nothing may skip the bitfield.

@@ -6,12 +6,14 @@
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { TesseraError } from "../errors.js";
+import type { MagnetLink } from "../magnet/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
 import { dial, Listener } from "../net/listener.js";
 import { type Transport, tcpTransport } from "../net/transport.js";
 import { makePeerId } from "../peer/peer-id.js";
 import { HashPool } from "../storage/hash-pool.js";
 import { TypedEmitter } from "../torrent/events.js";
+import { MetadataPhase } from "../torrent/metadata-phase.js";
 import { Torrent } from "../torrent/torrent.js";
 import type { IntervalPolicy } from "../tracker/announcer.js";
 import { TrackerClient } from "../tracker/client.js";
@@ -51,6 +53,20 @@ export interface AddTorrentOptions {
   trackers?: string[];
   /** Announce to trackers (default true). */
   announce?: boolean;
+  /**
+   * The metadata phase this torrent's metadata came from: its peers become candidates and its
+   * trackers carry on (no second `started`).
+   */
+  from?: MetadataPhase;
+}
+
+export interface FetchMetadataOptions {
+  /** Peers to ask besides the link's `x.pe` ones (pinned). */
+  peers?: PeerAddress[];
+  /** Trackers besides the link's `tr` ones. */
+  trackers?: string[];
+  /** Announce to trackers (default true). */
+  announce?: boolean;
 }
 
 export interface SessionEvents {
@@ -66,6 +82,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #maxConnections: number;
   readonly #trackerClient: TrackerClient;
   readonly #trackers = new Map<string, TorrentTrackers>();
+  readonly #phases = new Map<string, MetadataPhase>();
   readonly #trackerPolicy: Partial<IntervalPolicy> | undefined;
   /** Our own addresses, so trackers handing us back to ourselves cost no dial. */
   readonly #ownHosts: Set<string>;
@@ -159,9 +176,16 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#torrents.set(meta.infoHashHex, t);
     this.emit("torrent-added", t);
     if (o.peers && o.peers.length > 0) t.addPeers(o.peers, true);
+    if (o.from) {
+      for (const k of o.from.knownPeers()) t.addPeers([k.addr], k.pinned);
+      this.#phases.delete(meta.infoHashHex);
+    }
+    const inherited = o.from ? this.#trackers.get(meta.infoHashHex) : undefined;
     const tiers = [...meta.trackers, ...(o.trackers ?? []).map((u) => [u])];
     const trackers =
-      o.announce !== false && tiers.length > 0 ? this.#makeTrackers(t, tiers) : undefined;
+      inherited ??
+      (o.announce !== false && tiers.length > 0 ? this.#makeTrackers(t, tiers) : undefined);
+    if (inherited) inherited.retarget(this.#trackerTarget(t));
     if (trackers) {
       this.#trackers.set(meta.infoHashHex, trackers);
       t.setTrackerStatusSource(() => trackers.status());
@@ -173,6 +197,88 @@ export class Session extends TypedEmitter<SessionEvents> {
       trackers.start();
     }
     return t;
+  }
+
+  /**
+   * Start fetching a magnet link's metadata (BEP 9) from its peers, trackers and PEX. Await
+   * `phase.meta`, then `add(meta, { from: phase, ... })` to download.
+   */
+  fetchMetadata(link: MagnetLink, o: FetchMetadataOptions = {}): MetadataPhase {
+    if (this.#closed) throw new SessionError("SESSION_CLOSED", "the session is closed");
+    const infoHash = link.infoHashV1 ?? link.infoHashV2?.subarray(0, 20);
+    if (!infoHash || !link.infoHashV1)
+      throw new SessionError(
+        "SESSION_UNSUPPORTED",
+        "a v2-only magnet link (btmh without btih) needs BEP 52, which is not supported yet",
+      );
+    const hex = toHex(infoHash);
+    if (this.#torrents.has(hex) || this.#phases.has(hex))
+      throw new SessionError("SESSION_DUPLICATE", `torrent ${hex} is already in the session`);
+    const tiers = [...link.trackers.map((u) => [u]), ...(o.trackers ?? []).map((u) => [u])];
+    const phase = new MetadataPhase({
+      infoHash,
+      peerId: this.peerId,
+      dial: (addr) => this.#dial(addr),
+      listenPort: this.port,
+      isSelf: (a) => a.port === this.port && this.#ownHosts.has(a.host.toLowerCase()),
+      trackers: tiers,
+      webSeeds: [...link.webSeeds],
+    });
+    this.#phases.set(hex, phase);
+    phase.addPeers([...link.peers, ...(o.peers ?? [])], true);
+    phase.start();
+    if (o.announce !== false && tiers.length > 0) {
+      const trackers = new TorrentTrackers({
+        tiers,
+        infoHash,
+        peerId: this.peerId,
+        client: this.#trackerClient,
+        port: this.port,
+        // libtorrent announces 16 KiB left while the size is unknown.
+        stats: () => ({
+          uploaded: 0,
+          downloaded: 0,
+          left: 16_384,
+          done: false,
+          peers: phase.stats().peers,
+        }),
+        onPeers: (peers) => phase.addPeers(peers.filter((p) => !this.#isSelf(p))),
+        onStatus: () => {},
+        ...(this.#trackerPolicy ? { policy: this.#trackerPolicy } : {}),
+      });
+      this.#trackers.set(hex, trackers);
+      trackers.start();
+    }
+    // A phase that ends without a torrent (stopped, failed) lets its trackers go.
+    phase.meta.catch(() => {
+      this.#phases.delete(hex);
+      if (!this.#torrents.has(hex)) {
+        void this.#trackers.get(hex)?.stop();
+        this.#trackers.delete(hex);
+      }
+    });
+    return phase;
+  }
+
+  #isSelf(p: PeerAddress): boolean {
+    return p.port === this.port && this.#ownHosts.has(p.host.toLowerCase());
+  }
+
+  #trackerTarget(t: Torrent) {
+    return {
+      stats: () => {
+        const s = t.stats();
+        return {
+          uploaded: s.uploaded,
+          downloaded: s.downloaded,
+          left: Math.max(0, s.wanted - s.have),
+          done: s.state === "seeding" || s.have >= s.wanted,
+          peers: s.peers,
+        };
+      },
+      onPeers: (peers: PeerAddress[]) => t.addPeers(peers.filter((p) => !this.#isSelf(p))),
+      onStatus: (s: import("../tracker/announcer.js").TrackerStatus) => t.reportTracker(s),
+    };
   }
 
   #makeTrackers(t: Torrent, tiers: string[][]): TorrentTrackers {
@@ -226,7 +332,15 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** @internal Hand a routed incoming connection to its torrent. */
   route(infoHash: Uint8Array, socket: import("node:net").Socket, buffered: Uint8Array): boolean {
-    const t = this.#torrents.get(toHex(infoHash));
+    const hex = toHex(infoHash);
+    const phase = this.#phases.get(hex);
+    if (phase && phase.state === "fetching" && this.#connections < this.#maxConnections) {
+      this.#connections++;
+      socket.once("close", () => this.#connections--);
+      phase.attach(tcpTransport(socket, buffered), false);
+      return true;
+    }
+    const t = this.#torrents.get(hex);
     if (!t || this.#connections >= this.#maxConnections) return false;
     if (t.state !== "downloading" && t.state !== "seeding") return false;
     this.#connections++;
@@ -239,6 +353,12 @@ export class Session extends TypedEmitter<SessionEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const p of this.#phases.values()) p.stop();
+    await Promise.allSettled(
+      [...this.#trackers.entries()]
+        .filter(([h]) => !this.#torrents.has(h))
+        .map(([, tr]) => tr.stop()),
+    );
     await Promise.allSettled(
       [...this.#torrents.values()].map(async (t) => {
         await t.stop();

@@ -47,7 +47,7 @@ export interface TorrentTrackersOptions {
 type Ctx = AnnounceContext & { stats: ReturnType<TorrentTrackersOptions["stats"]> };
 
 export class TorrentTrackers {
-  readonly #o: TorrentTrackersOptions;
+  #o: TorrentTrackersOptions;
   readonly #announcer: Announcer;
   readonly #now: () => number;
   readonly #key: number;
@@ -64,6 +64,15 @@ export class TorrentTrackers {
       random,
     });
     this.#key = Math.floor(random() * 2 ** 32) >>> 0;
+  }
+
+  /**
+   * Point the announces at another source of counters and peers, keeping tracker state (a
+   * magnet's metadata phase hands its trackers to the download).
+   */
+  retarget(o: Pick<TorrentTrackersOptions, "stats" | "onPeers" | "onStatus">): void {
+    this.#o = { ...this.#o, ...o };
+    this.poke();
   }
 
   get size(): number {

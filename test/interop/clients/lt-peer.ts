@@ -60,6 +60,10 @@ export interface LtPeerOptions extends CommonOptions {
   settings?: LtSettings;
   /** Replace the torrent's trackers (`[]`: announce nowhere). */
   trackers?: readonly string[];
+  /** Never download (libtorrent's upload mode): an incomplete peer that stays so. */
+  uploadMode?: boolean;
+  /** Per-torrent download limit, bytes/s (session limits spare loopback peers). */
+  downloadLimit?: number;
   /** Name used in logs and errors. */
   name?: string;
 }
@@ -243,6 +247,8 @@ async function launch(o: Launch): Promise<LtPeerImpl> {
     peers: (o.peers ?? []).map((p) => [p.host, p.port]),
     settings: o.settings ?? {},
     trackers: o.trackers ?? null,
+    uploadMode: o.uploadMode ?? false,
+    downloadLimit: o.downloadLimit ?? 0,
     statusInterval: 0.25,
   };
   const proc = new ManagedProcess(

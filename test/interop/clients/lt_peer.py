@@ -91,10 +91,14 @@ def main():
     if cfg.get("trackers") is not None:
         atp.trackers = list(cfg["trackers"])
         atp.flags |= lt.torrent_flags.override_trackers
-    if cfg["mode"] == "seed":
+    if cfg["mode"] == "seed" or cfg.get("uploadMode"):
         # Seeds must never download: a missing or corrupt file is an error, not something to fetch.
+        # A leecher in upload mode stays connected and incomplete (a PEX witness).
         atp.flags |= lt.torrent_flags.upload_mode
     h = ses.add_torrent(atp)
+    if cfg.get("downloadLimit"):
+        # Per torrent: session limits do not apply to peers on the local network.
+        h.set_download_limit(int(cfg["downloadLimit"]))
     started = time.time()
     peers = [tuple(p) for p in cfg.get("peers") or []]
     finished = False
