@@ -1,9 +1,12 @@
+import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { type Encodable, encode } from "../bencode/index.js";
 import type { MagnetLink } from "../magnet/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
 import { toHex } from "../types.js";
-import { formatHostPort } from "../util/address.js";
-import { EXIT, UsageError } from "./errors.js";
+import { formatHostPort, type PeerAddress, parseHostPort } from "../util/address.js";
+import { VERSION } from "../version.js";
+import { CliError, EXIT, UsageError } from "./errors.js";
 import { formatBytes, printable } from "./format.js";
 import { readTorrentInput, type TorrentInput } from "./input.js";
 
@@ -12,6 +15,11 @@ export const INFO_HELP = `Usage: tessera info <torrent-file|magnet|info-hash> [o
 Show what a torrent holds: name, info-hash, size, pieces, files, trackers, web seeds.
 
 Options:
+      --fetch         for a magnet or info-hash: fetch the metadata from peers (BEP 9), then
+                      show the whole torrent (peers from --peer, the link's x.pe and trackers)
+      --peer HOST:PORT  a peer to fetch from (repeatable)
+      --save-torrent FILE  with --fetch: write the fetched torrent as a .torrent file
+      --timeout SECONDS  give up fetching after this long (default 120)
       --scrape        also ask each tracker for seeders, leechers and completed downloads
                       (BEP 48, HTTP and UDP); exits 1 if no tracker answers
       --tracker URL   a tracker to scrape besides the torrent's (repeatable)
@@ -71,6 +79,10 @@ export async function infoCommand(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       scrape: { type: "boolean" },
       tracker: { type: "string", multiple: true },
+      fetch: { type: "boolean" },
+      peer: { type: "string", multiple: true },
+      "save-torrent": { type: "string" },
+      timeout: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -80,9 +92,30 @@ export async function infoCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1)
     throw new UsageError("info takes exactly one torrent file, magnet link or info-hash");
-  const input = await readTorrentInput(positionals[0]!);
+  let input = await readTorrentInput(positionals[0]!);
   const extra = values.tracker ?? [];
-  if (extra.length > 0 && !values.scrape) throw new UsageError("--tracker goes with --scrape");
+  if (extra.length > 0 && !values.scrape && !values.fetch)
+    throw new UsageError("--tracker goes with --scrape or --fetch");
+  if ((values.peer || values["save-torrent"] || values.timeout) && !values.fetch)
+    throw new UsageError("--peer, --save-torrent and --timeout go with --fetch");
+  if (values.fetch && input.kind === "magnet") {
+    const timeout = values.timeout === undefined ? 120 : Number(values.timeout);
+    if (!Number.isFinite(timeout) || timeout <= 0)
+      throw new UsageError(`--timeout ${values.timeout}: not a positive number of seconds`);
+    const peers = (values.peer ?? []).map((p) => {
+      try {
+        return parseHostPort(p);
+      } catch (e) {
+        throw new UsageError(`--peer ${p}: ${(e as Error).message}`);
+      }
+    });
+    const meta = await fetchMeta(input.magnet, peers, extra, timeout * 1000);
+    if (values["save-torrent"] !== undefined)
+      await writeFile(values["save-torrent"], torrentFileOf(meta));
+    input = { kind: "torrent", meta, source: positionals[0]! };
+  } else if (values["save-torrent"] !== undefined) {
+    throw new UsageError("--save-torrent needs a magnet link or info-hash with --fetch");
+  }
   const scrape = values.scrape ? await scrapeAll(input, extra) : undefined;
   if (values.json) {
     const obj = input.kind === "torrent" ? torrentJson(input.meta) : magnetJson(input.magnet);
@@ -101,6 +134,82 @@ export async function infoCommand(argv: string[]): Promise<number> {
     return EXIT.FAILURE;
   }
   return EXIT.OK;
+}
+
+/** Fetch a magnet's metadata with a short-lived session; bounded by `timeoutMs` and Ctrl-C. */
+async function fetchMeta(
+  link: MagnetLink,
+  peers: PeerAddress[],
+  trackers: string[],
+  timeoutMs: number,
+): Promise<TorrentMeta> {
+  const { Session } = await import("../session/session.js");
+  const session = await Session.create({ port: 0 });
+  let timer: NodeJS.Timeout | undefined;
+  let onSignal: (() => void) | undefined;
+  try {
+    const phase = session.fetchMetadata(link, { peers, trackers });
+    const tty = process.stderr.isTTY;
+    const ticker = tty
+      ? setInterval(() => {
+          const st = phase.stats();
+          process.stderr.write(
+            `\r\x1b[2KFetching metadata: ${st.size > 0 ? `${formatBytes(st.received)}/${formatBytes(st.size)}` : "size unknown"} from ${st.sources} of ${st.peers} peers`,
+          );
+        }, 250)
+      : undefined;
+    const result = await Promise.race([
+      phase.meta,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new CliError(
+                `no metadata within ${timeoutMs / 1000} s (${phase.stats().peers} peers connected)`,
+                EXIT.FAILURE,
+              ),
+            ),
+          timeoutMs,
+        );
+        onSignal = () => reject(new CliError("interrupted", EXIT.INTERRUPTED));
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+      }),
+    ]).finally(() => {
+      if (ticker) clearInterval(ticker);
+      if (tty) process.stderr.write("\r\x1b[2K");
+    });
+    return result;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError((e as Error).message, EXIT.FAILURE);
+  } finally {
+    clearTimeout(timer);
+    if (onSignal) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+    await session.close();
+  }
+}
+
+/** A .torrent file for fetched metadata: the info dictionary as received, plus the trackers. */
+export function torrentFileOf(meta: TorrentMeta): Uint8Array {
+  const outer = new Map<string, Encodable>();
+  const flat = meta.trackers.flat();
+  if (flat.length > 0) outer.set("announce", flat[0]!);
+  if (flat.length > 1) outer.set("announce-list", meta.trackers);
+  outer.set("created by", `Tessera ${VERSION}`);
+  if (meta.webSeeds.length > 0) outer.set("url-list", meta.webSeeds);
+  // "info" sorts after every key above: splice the exact info bytes in before the final "e".
+  const head = encode(outer);
+  const key = new TextEncoder().encode("4:info");
+  const out = new Uint8Array(head.length - 1 + key.length + meta.infoBytes.length + 1);
+  out.set(head.subarray(0, head.length - 1), 0);
+  out.set(key, head.length - 1);
+  out.set(meta.infoBytes, head.length - 1 + key.length);
+  out[out.length - 1] = 0x65; // "e"
+  return out;
 }
 
 type ScrapeRow =
