@@ -7,8 +7,10 @@
  * usable peers — and its 16 KiB pieces are spread over that group's peers, at most
  * `maxRequestsPerPeer` outstanding each. When the assembled bytes do not hash to the info-hash,
  * the contributors are reported; a sole contributor is convicted (`ban`). Several contributors
- * become suspects: the next attempt uses only other peers, and when only suspects are left it
- * fetches everything from one of them at a time, so each further failure convicts exactly one.
+ * become suspects: later pieces go to other peers, and when no other peer is ready (none left,
+ * or all backing off after rejects/timeouts) they go to one suspect at a time, so a failure
+ * made of that suspect's pieces alone convicts it. Every failed attempt either convicts a peer
+ * or turns at least one contributor into a suspect, so the fetch cannot loop forever on liars.
  */
 import { createHash } from "node:crypto";
 import { MAX_METADATA_SIZE, metadataPieceCount, metadataPieceLength } from "./ut-metadata.js";
@@ -34,7 +36,11 @@ export interface MetadataFetcherOptions {
   maxMetadataSize?: number;
   /** A request unanswered this long (ms) is given to another peer (default 15 000). */
   requestTimeoutMs?: number;
-  /** After a reject or a timeout, the peer is not asked again for this long (ms, default 30 000). */
+  /**
+   * After a reject or a timeout, the peer is not asked again for this long (ms, default 30 000),
+   * doubled for each further one in a row (up to 16×). Such peers are asked only when no other
+   * peer (nor a suspect, see above) is ready.
+   */
   backoffMs?: number;
   /** Requests outstanding per peer (default 2): spreads the pieces over the swarm. */
   maxRequestsPerPeer?: number;
@@ -48,6 +54,8 @@ interface PeerState<K> {
   /** Pieces we ever asked this peer for in the current attempt (late answers are welcome). */
   readonly asked: Set<number>;
   backoffUntil: number;
+  /** Rejects and timeouts since its last useful piece; each doubles the backoff. */
+  strikes: number;
   assigned: number;
 }
 
@@ -124,6 +132,7 @@ export class MetadataFetcher<K> {
       outstanding: new Map(),
       asked: new Set(),
       backoffUntil: 0,
+      strikes: 0,
       assigned: 0,
     });
     if (!this.#groups.has(size)) this.#groups.set(size, newGroup<K>(size));
@@ -143,7 +152,7 @@ export class MetadataFetcher<K> {
     const p = this.#peers.get(peer);
     if (p === undefined || this.#info !== undefined) return [];
     this.#release(p, piece);
-    p.backoffUntil = now + this.#backoff;
+    this.#strike(p, now);
     return this.#assign(now);
   }
 
@@ -171,6 +180,7 @@ export class MetadataFetcher<K> {
     }
     if (!p.asked.has(piece)) return [];
     this.#release(p, piece);
+    p.strikes = 0;
     if (g.pieces[piece] !== undefined || g !== this.#active) return this.#assign(now);
     g.pieces[piece] = data.slice();
     g.contributors[piece] = peer;
@@ -186,11 +196,16 @@ export class MetadataFetcher<K> {
       for (const [piece, at] of p.outstanding) {
         if (now - at >= this.#timeout) {
           this.#release(p, piece);
-          p.backoffUntil = now + this.#backoff;
+          this.#strike(p, now);
         }
       }
     }
     return this.#assign(now);
+  }
+
+  #strike(p: PeerState<K>, now: number): void {
+    p.strikes++;
+    p.backoffUntil = now + this.#backoff * 2 ** Math.min(p.strikes - 1, 4);
   }
 
   #verify(g: Group<K>, now: number): MetadataAction<K>[] {
@@ -294,18 +309,19 @@ export class MetadataFetcher<K> {
     const g = this.#pickGroup();
     if (g === undefined) return [];
     const members = [...this.#peers.values()].filter((p) => p.size === g.size);
-    let pool = members.filter((p) => !g.suspects.has(p.key));
+    const ready = (p: PeerState<K>) => p.backoffUntil <= now;
+    // 1. peers neither suspected nor recently unhelpful.
+    let pool = members.filter((p) => !g.suspects.has(p.key) && p.strikes === 0 && ready(p));
     if (pool.length === 0) {
-      // Only suspects: fetch everything from one of them so the next failure names one peer.
-      if (g.solo === undefined || !members.some((p) => p.key === g.solo)) {
-        if (g.solo !== undefined || g.received > 0 || g.pending.size > 0) this.#reset(g);
-        g.solo = members[0]?.key;
-      }
-      pool = members.filter((p) => p.key === g.solo);
-    } else if (g.solo !== undefined) {
-      // A fresh peer arrived: it starts over alone, so a failure never mixes it with a suspect.
-      this.#reset(g);
+      // 2. only suspects can help: one of them at a time, so a failure made of its pieces alone
+      // convicts it. Another suspect takes over when it stalls or leaves.
+      const suspects = members.filter((p) => g.suspects.has(p.key));
+      const solo = suspects.find((p) => p.key === g.solo);
+      if (solo === undefined || !ready(solo)) g.solo = (suspects.find(ready) ?? solo)?.key;
+      pool = suspects.filter((p) => p.key === g.solo && ready(p));
     }
+    // 3. peers that rejected or timed out before, once their backoff is over.
+    if (pool.length === 0) pool = members.filter((p) => !g.suspects.has(p.key) && ready(p));
     const actions: MetadataAction<K>[] = [];
     for (let piece = 0; piece < g.pieceCount; piece++) {
       if (g.pieces[piece] !== undefined || g.pending.has(piece)) continue;
