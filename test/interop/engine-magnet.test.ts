@@ -5,10 +5,13 @@
  * compared with the source every time.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { promisify } from "node:util";
 import { parseTorrent } from "../../src/metainfo/index.js";
+import { TESSERA_BIN } from "../cli/run.js";
 import {
   compareTrees,
   interopScope,
@@ -58,6 +61,30 @@ describe("magnet links with real clients", { concurrency: 2 }, () => {
     assert.equal(m.infoHash, fx.infoHash);
     assert.equal(m.pieces, fx.meta.pieceCount);
     assertNoPeerFaults(t);
+    // `info --fetch` gets the same metadata and saves a .torrent with the same info-hash.
+    const saved = path.join(s.dir, "fetched.torrent");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        TESSERA_BIN,
+        "info",
+        `magnet:?xt=urn:btih:${fx.infoHash}`,
+        "--fetch",
+        "--peer",
+        `127.0.0.1:${seed.port}`,
+        "--save-torrent",
+        saved,
+        "--json",
+      ],
+      { timeout: 60_000 },
+    );
+    const info = JSON.parse(stdout) as { infoHash: string; files: { path: string }[] };
+    assert.equal(info.infoHash, fx.infoHash);
+    assert.deepEqual(
+      info.files.map((f) => f.path),
+      fx.meta.files.filter((f) => !f.padding).map((f) => f.path.join("/")),
+    );
+    assert.equal(parseTorrent(await readFile(saved)).infoHashHex, fx.infoHash);
   });
 
   it("metadata and content from a Transmission seed (bare info-hash and --peer)", {
