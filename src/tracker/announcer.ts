@@ -71,6 +71,8 @@ export interface TrackerState extends TrackerStatus {
   startedIncomplete: boolean;
   completedSent: boolean;
   inflight: AnnounceEvent | undefined;
+  /** The torrent was incomplete when the announce in flight was sent (its `left` said so). */
+  inflightIncomplete: boolean;
   lastSuccess: number;
   minIntervalS: number;
   trackerId?: string;
@@ -120,6 +122,7 @@ export class Announcer {
           startedIncomplete: false,
           completedSent: false,
           inflight: undefined,
+          inflightIncomplete: false,
           lastSuccess: 0,
           minIntervalS: 0,
           nextAnnounce: 0,
@@ -188,6 +191,7 @@ export class Announcer {
       const event = this.#needs(t, now, ctx);
       if (!event) continue;
       t.inflight = event;
+      t.inflightIncomplete = !ctx.done;
       t.status = "announcing";
       out.push({ tracker: t, event });
     }
@@ -226,6 +230,7 @@ export class Announcer {
     now: number,
     ctx: AnnounceContext,
   ): void {
+    const sentIncomplete = t.inflight !== undefined ? t.inflightIncomplete : !ctx.done;
     t.inflight = undefined;
     t.failures = 0;
     t.lastSuccess = now;
@@ -247,7 +252,7 @@ export class Announcer {
     if (r.incomplete !== undefined) t.leechers = r.incomplete;
     if (event === "started") {
       t.started = true;
-      t.startedIncomplete = !ctx.done;
+      t.startedIncomplete = sentIncomplete;
     } else if (event === "completed") {
       t.completedSent = true;
     } else if (event === "stopped") {
@@ -273,7 +278,8 @@ export class Announcer {
     t.errorCode = (e as TrackerError).code ?? "TRACKER_NETWORK";
     const p = this.#policy;
     const delay = Math.min(p.backoffMax, p.backoffBase * 2 ** Math.min(t.failures - 1, 16));
-    t.nextAnnounce = now + Math.max(delay * (0.75 + 0.5 * this.#random()), t.minIntervalS) * 1000;
+    const jittered = Math.min(p.backoffMax, delay * (0.75 + 0.5 * this.#random()));
+    t.nextAnnounce = now + Math.max(jittered, t.minIntervalS) * 1000;
     // Move it behind the trackers of its tier that have not failed.
     const tier = this.#tiers[t.tier]!;
     const i = tier.trackers.indexOf(t);

@@ -145,9 +145,38 @@ export class TrackerClient {
     this.#lookup = o.lookup ?? systemLookup;
   }
 
-  /** Addresses to announce to: one per family we listen on (all if none matches). */
-  async #targets(host: string): Promise<{ address: string; family: 4 | 6 }[]> {
-    const all = await resolve(host, this.#lookup);
+  /**
+   * Addresses to announce to: one per family we listen on (all if none matches). The lookup is
+   * bounded by the request's deadline and signal like the rest of the exchange.
+   */
+  async #targets(
+    host: string,
+    o: RequestOptions = {},
+  ): Promise<{ address: string; family: 4 | 6 }[]> {
+    if (o.signal?.aborted) throw new TrackerError("TRACKER_TIMEOUT", "cancelled");
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const ms = o.timeoutMs ?? HTTP_TIMEOUT_MS;
+    const all = await Promise.race([
+      resolve(host, this.#lookup),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new TrackerError(
+                "TRACKER_TIMEOUT",
+                `resolving ${trackerText(host)} took over ${ms} ms`,
+              ),
+            ),
+          ms,
+        );
+        onAbort = () => reject(new TrackerError("TRACKER_TIMEOUT", "cancelled"));
+        o.signal?.addEventListener("abort", onAbort);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) o.signal?.removeEventListener("abort", onAbort);
+    });
     const usable = all.filter((a) => (a.family === 4 ? this.#families.ipv4 : this.#families.ipv6));
     return usable.length > 0 ? usable : all.slice(0, 1);
   }
@@ -159,7 +188,7 @@ export class TrackerClient {
     o: RequestOptions = {},
   ): Promise<AnnounceResponse> {
     const p = parseTrackerUrl(url);
-    const targets = await this.#targets(p.host);
+    const targets = await this.#targets(p.host, o);
     if (p.protocol === "http") {
       const full = buildAnnounceUrl(url, req);
       const timeoutMs = o.timeoutMs ?? HTTP_TIMEOUT_MS;
@@ -215,13 +244,15 @@ export class TrackerClient {
           "TRACKER_UNSUPPORTED",
           "the tracker's URL does not end in /announce, so it has no scrape URL (BEP 48)",
         );
+      const [address] = await this.#targets(p.host, o);
       const reply = await httpGet(buildScrapeUrl(s, [infoHash]), {
         timeoutMs: o.timeoutMs ?? HTTP_TIMEOUT_MS,
+        ...(address ? { address } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
       });
       return parseScrapeBody(checkHttp(reply), infoHash);
     }
-    const [t] = await this.#targets(p.host);
+    const [t] = await this.#targets(p.host, o);
     const reply = await this.#udp.exchange(
       { address: t!.address, port: p.port, family: t!.family },
       (cid, tid) => encodeScrape(cid, tid, [infoHash]),

@@ -72,6 +72,10 @@ function getOnce(url: string, o: HttpGetOptions, deadline: number): Promise<Repl
       reject(new TrackerError("TRACKER_UNSUPPORTED", `${u.protocol} trackers are not supported`));
       return;
     }
+    if (o.signal?.aborted) {
+      reject(new TrackerError("TRACKER_TIMEOUT", "cancelled"));
+      return;
+    }
     const max = o.maxBytes ?? MAX_BODY_BYTES;
     const remaining = deadline - Date.now();
     if (remaining <= 0) {

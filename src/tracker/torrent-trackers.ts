@@ -133,7 +133,11 @@ export class TorrentTrackers {
       .then(
         (r: AnnounceResponse) => {
           // A `completed` that lands during shutdown still counts (it is not sent twice).
-          this.#announcer.succeeded(t, event, r, this.#now(), this.#context());
+          // Whether the torrent was complete is as of sending: `left` told the tracker so.
+          this.#announcer.succeeded(t, event, r, this.#now(), {
+            ...this.#context(),
+            done: ctx.done,
+          });
           if (this.#stopped) return;
           if (r.peers.length > 0) this.#o.onPeers(r.peers, t.url);
           this.#o.onStatus(this.#public(t));
@@ -167,7 +171,23 @@ export class TorrentTrackers {
     this.#stopped = true;
     clearInterval(this.#timer);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    // Every wait below races this deadline too: a client that ignores the signal (a DNS lookup
+    // that hangs) must not hold up shutdown.
+    const deadline = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ac.abort();
+        resolve();
+      }, timeoutMs);
+      ac.signal.addEventListener("abort", () => clearTimeout(timer));
+    });
+    const bounded = (p: Promise<unknown>) =>
+      Promise.race([
+        p.then(
+          () => {},
+          () => {},
+        ),
+        deadline,
+      ]);
     const completing: Promise<void>[] = [];
     for (const [c, f] of this.#inflight) {
       if (f.event === "completed") {
@@ -175,26 +195,28 @@ export class TorrentTrackers {
         completing.push(f.done);
       } else c.abort();
     }
-    await Promise.allSettled(completing);
+    await bounded(Promise.allSettled(completing));
     const ctx = this.#context();
     const announce = (t: TrackerState, event: AnnounceEvent) =>
       this.#o.client.announce(t.url, this.#request(event, ctx, t.trackerId), {
         timeoutMs,
         signal: ac.signal,
       });
-    await Promise.allSettled(
-      this.#announcer.stopTargets().map(async (t) => {
-        if (ctx.done && t.startedIncomplete && !t.completedSent && !ac.signal.aborted) {
-          try {
-            await announce(t, "completed");
-            t.completedSent = true;
-          } catch {
-            // Leaving matters more than the count: still say stopped.
+    await bounded(
+      Promise.allSettled(
+        this.#announcer.stopTargets().map(async (t) => {
+          if (ctx.done && t.startedIncomplete && !t.completedSent && !ac.signal.aborted) {
+            try {
+              await announce(t, "completed");
+              t.completedSent = true;
+            } catch {
+              // Leaving matters more than the count: still say stopped.
+            }
           }
-        }
-        if (!ac.signal.aborted) await announce(t, "stopped");
-      }),
+          if (!ac.signal.aborted) await announce(t, "stopped");
+        }),
+      ),
     );
-    clearTimeout(timer);
+    ac.abort();
   }
 }

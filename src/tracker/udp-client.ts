@@ -150,7 +150,9 @@ class UdpEndpoint {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<UdpReply> {
+    if (signal?.aborted) throw new TrackerError("TRACKER_TIMEOUT", "cancelled");
     const s = await this.#open();
+    if (signal?.aborted) throw new TrackerError("TRACKER_TIMEOUT", "cancelled");
     const tid = randomInt(0, 2 ** 32 - 1);
     return new Promise<UdpReply>((resolve, reject) => {
       const done = () => {
