@@ -209,6 +209,8 @@ export class RawPeer extends EventEmitter {
   /** The remote handshake, once received. */
   remoteHandshake: Buffer | undefined;
   readonly messages: RawMessage[] = [];
+  /** Reserved bytes of our handshake (all zero unless a test sets Fast or extension bits). */
+  reserved: Uint8Array = new Uint8Array(8);
   closed = false;
   readonly whenClosed: Promise<void>;
   #buf: Buffer = Buffer.alloc(0);
@@ -252,8 +254,10 @@ export class RawPeer extends EventEmitter {
     port: number,
     infoHash: Uint8Array,
     localAddress = "127.0.0.2",
+    reserved?: Uint8Array,
   ): Promise<RawPeer> {
     const p = await RawPeer.dial(port, infoHash, localAddress);
+    if (reserved) p.reserved = reserved;
     p.sendHandshake();
     await p.handshaken();
     return p;
@@ -264,7 +268,7 @@ export class RawPeer extends EventEmitter {
       encodeHandshake({
         infoHash: this.infoHash,
         peerId: this.peerId,
-        reserved: new Uint8Array(8),
+        reserved: this.reserved,
       }),
     );
   }
@@ -389,11 +393,13 @@ export class AttackerServer {
     host: string,
     infoHash: Uint8Array,
     onPeer: (p: RawPeer) => void,
+    reserved?: Uint8Array,
   ): Promise<AttackerServer> {
     const server = net.createServer();
     const a = new AttackerServer(server, host);
     server.on("connection", (socket) => {
       const p = new RawPeer(socket, infoHash);
+      if (reserved) p.reserved = reserved;
       a.peers.push(p);
       p.handshaken().then(
         () => {
