@@ -376,7 +376,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         outgoing,
         reserved: this.#reserved,
         extensions: this.#extensions,
-        extHandshake: (p) => ({
+        extHandshake: () => ({
           m: this.#extensions.localIds(),
           client: `Tessera ${VERSION}`,
           ...(this.#o.listenPort ? { port: this.#o.listenPort } : {}),
