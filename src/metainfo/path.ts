@@ -84,36 +84,80 @@ export function sanitizePath(components: readonly string[]): string[] {
   return out;
 }
 
+/** A directory (or file) name in the tree of a torrent's paths. */
+interface PathNode {
+  /** Names below this one; present once something is known to live inside it. */
+  children: Map<string, PathNode> | undefined;
+  /** Next `.N` suffix to try per colliding name, so renaming never rescans taken numbers. */
+  nextSuffix: Map<string, number> | undefined;
+}
+
+const newNode = (): PathNode => ({ children: undefined, nextSuffix: undefined });
+
+function child(node: PathNode, name: string): PathNode {
+  node.children ??= new Map();
+  let c = node.children.get(name);
+  if (c === undefined) {
+    c = newNode();
+    node.children.set(name, c);
+  }
+  return c;
+}
+
 /**
  * Rename duplicate paths in place, in order: the second `a/b.txt` becomes `a/b.1.txt`, and a
  * file that has the same path as another file's directory is renamed likewise. `skip[i]` marks
  * entries (padding files) that are never written and so cannot collide.
+ *
+ * Linear in the total number of components: paths go into a tree (never joined into prefix
+ * strings, which made a 40 000-component path cost gigabytes), and the next free suffix of a
+ * name is remembered (so 100 000 copies of one path do not retry 1, 2, 3, ... each time).
  */
 export function resolveDuplicatePaths(paths: string[][], skip?: readonly boolean[]): void {
-  const files = new Set<string>();
-  const dirs = new Set<string>();
+  const root = newNode();
+  // Every directory of every path (padding files' too) exists before any file claims a name.
   for (const p of paths) {
-    for (let i = 1; i < p.length; i++) dirs.add(p.slice(0, i).join("/"));
+    let node = root;
+    for (let i = 0; i < p.length - 1; i++) node = child(node, p[i]!);
   }
   for (let i = 0; i < paths.length; i++) {
-    if (skip?.[i]) continue;
     const p = paths[i]!;
-    let key = p.join("/");
-    if (files.has(key) || dirs.has(key)) {
-      const last = p[p.length - 1]!;
-      const dot = last.lastIndexOf(".");
-      const stem = dot > 0 ? last.slice(0, dot) : last;
-      const ext = dot > 0 ? last.slice(dot) : "";
-      for (let n = 1; ; n++) {
-        const candidate = [...p.slice(0, -1), `${stem}.${n}${ext}`];
-        const k = candidate.join("/");
-        if (!files.has(k) && !dirs.has(k)) {
-          paths[i] = candidate;
-          key = k;
-          break;
-        }
+    if (skip?.[i] || p.length === 0) continue;
+    let parent = root;
+    for (let k = 0; k < p.length - 1; k++) parent = parent.children!.get(p[k]!)!;
+    const last = p[p.length - 1]!;
+    parent.children ??= new Map();
+    if (!parent.children.has(last)) {
+      parent.children.set(last, newNode());
+      continue;
+    }
+    const dot = last.lastIndexOf(".");
+    const stem = dot > 0 ? last.slice(0, dot) : last;
+    const ext = dot > 0 ? last.slice(dot) : "";
+    parent.nextSuffix ??= new Map();
+    for (let n = parent.nextSuffix.get(last) ?? 1; ; n++) {
+      const candidate = withSuffix(stem, `.${n}${ext}`);
+      if (!parent.children.has(candidate)) {
+        parent.children.set(candidate, newNode());
+        parent.nextSuffix.set(last, n + 1);
+        paths[i] = [...p.slice(0, -1), candidate];
+        break;
       }
     }
-    files.add(key);
   }
+}
+
+/** `stem + suffix`, the stem shortened so the result still fits {@link MAX_COMPONENT_BYTES}. */
+function withSuffix(stem: string, suffix: string): string {
+  const budget = MAX_COMPONENT_BYTES - utf8.encode(suffix).length;
+  if (utf8.encode(stem).length <= budget) return stem + suffix;
+  let bytes = 0;
+  let out = "";
+  for (const cp of stem) {
+    const n = utf8.encode(cp).length;
+    if (bytes + n > budget) break;
+    bytes += n;
+    out += cp;
+  }
+  return out + suffix;
 }

@@ -144,6 +144,21 @@ describe("bencode decode", () => {
     assert.equal(Buffer.from(rawSpan(list)!).toString(), "l1:xe");
   });
 
+  it("decodes half a million lists in linear time, also with earlier results alive", () => {
+    // Spans used to live in a WeakMap: 5.5 s per million lists, 55 s once results piled up.
+    const input = b(`l${"le".repeat(500_000)}e`);
+    const kept: BValue[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      kept.push(decode(input));
+      const ms = performance.now() - t0;
+      assert.ok(ms < 3000, `decode ${i} took ${ms.toFixed(0)} ms`);
+    }
+    const inner = (kept[2] as BValue[][])[7]!;
+    assert.equal(Buffer.from(rawSpan(inner)!).toString(), "le");
+    assert.deepEqual(inner, []);
+  });
+
   it("decodePrefix reports where the value ends", () => {
     const { value, end } = decodePrefix(b("d1:ai1ee" + "rawdata"));
     assert.ok(value instanceof BDict);

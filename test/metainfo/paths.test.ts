@@ -67,6 +67,37 @@ describe("path policy", () => {
     );
   });
 
+  it("renames many copies of one path in linear time (was quadratic: 16 000 copies took 28 s)", () => {
+    const n = 20_000;
+    const t0 = performance.now();
+    const t = parseTorrent(
+      multiFile(Array.from({ length: n }, () => [["a.txt"], 1] as [string[], number])),
+    );
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+    assert.deepEqual(t.files[1]!.path, ["dir", "a.1.txt"]);
+    assert.deepEqual(t.files[n - 1]!.path, ["dir", `a.${n - 1}.txt`]);
+    assert.equal(new Set(t.files.map((f) => f.path.join("/"))).size, n);
+  });
+
+  it("handles a path of 100 000 components without joining every prefix (was out of memory)", () => {
+    const t0 = performance.now();
+    const t = parseTorrent(multiFile([[Array(100_000).fill("ab"), 1]]));
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+    assert.equal(t.files[0]!.path.length, 100_001);
+  });
+
+  it("keeps a renamed component within 255 bytes", () => {
+    const long = `${"x".repeat(251)}.txt`;
+    const paths = [
+      ["d", long],
+      ["d", long],
+    ];
+    resolveDuplicatePaths(paths);
+    assert.equal(Buffer.byteLength(paths[1]![1]!), 255);
+    assert.ok(paths[1]![1]!.endsWith(".1.txt"));
+    assert.notEqual(paths[0]!.join("/"), paths[1]!.join("/"));
+  });
+
   it("keeps every hostile torrent inside the download directory", () => {
     const hostile: string[][] = [
       ["..", "..", "..", "etc", "passwd"],

@@ -1,0 +1,24 @@
+/**
+ * The registry of fuzz targets. Adding a decoder is one file in this folder exporting a
+ * `FuzzTarget` and one line here (see test/fuzz/README.md).
+ */
+import type { AnyTarget } from "../engine.js";
+import { bencodeTarget } from "./bencode.js";
+import { magnetTarget } from "./magnet.js";
+import { metainfoTarget } from "./metainfo.js";
+import { wireTarget } from "./wire.js";
+
+export const TARGETS: readonly AnyTarget[] = [
+  bencodeTarget,
+  metainfoTarget,
+  magnetTarget,
+  wireTarget,
+];
+
+export function targetNamed(name: string): AnyTarget {
+  const t = TARGETS.find((x) => x.name === name);
+  if (t === undefined) {
+    throw new Error(`no fuzz target ${name}; known: ${TARGETS.map((x) => x.name).join(", ")}`);
+  }
+  return t;
+}
