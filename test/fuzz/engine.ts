@@ -52,6 +52,8 @@ export interface FuzzTarget<T> {
   codec: InputCodec<T>;
   /** Runs per generator in `npm test` (default 300). */
   quickRuns?: number;
+  /** Distinct error codes the quick run must reach (default 4; fewer if the decoder has fewer). */
+  minCodes?: number;
   /** Time bound per input in ms for a small input (default 50), plus {@link msPerKiB}. */
   maxMs?: number;
   /** Extra time allowed per KiB of input (default 1). */

@@ -4,8 +4,10 @@
  */
 import type { AnyTarget } from "../engine.js";
 import { bencodeTarget } from "./bencode.js";
+import { extensionsTarget } from "./extensions.js";
 import { magnetTarget } from "./magnet.js";
 import { metainfoTarget } from "./metainfo.js";
+import { trackerTarget } from "./tracker.js";
 import { wireTarget } from "./wire.js";
 
 export const TARGETS: readonly AnyTarget[] = [
@@ -13,6 +15,8 @@ export const TARGETS: readonly AnyTarget[] = [
   metainfoTarget,
   magnetTarget,
   wireTarget,
+  trackerTarget,
+  extensionsTarget,
 ];
 
 export function targetNamed(name: string): AnyTarget {
