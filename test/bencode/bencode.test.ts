@@ -152,7 +152,7 @@ describe("bencode decode", () => {
       const t0 = performance.now();
       kept.push(decode(input));
       const ms = performance.now() - t0;
-      assert.ok(ms < 3000, `decode ${i} took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 10_000, `decode ${i} took ${ms.toFixed(0)} ms`);
     }
     const inner = (kept[2] as BValue[][])[7]!;
     assert.equal(Buffer.from(rawSpan(inner)!).toString(), "le");

@@ -73,7 +73,9 @@ describe("path policy", () => {
     const t = parseTorrent(
       multiFile(Array.from({ length: n }, () => [["a.txt"], 1] as [string[], number])),
     );
-    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+    // ~100 ms when linear; the quadratic version took ~45 s for 20 000. The bound only tells
+    // those apart, with room for a loaded machine.
+    assert.ok(performance.now() - t0 < 15_000, `took ${performance.now() - t0} ms`);
     assert.deepEqual(t.files[1]!.path, ["dir", "a.1.txt"]);
     assert.deepEqual(t.files[n - 1]!.path, ["dir", `a.${n - 1}.txt`]);
     assert.equal(new Set(t.files.map((f) => f.path.join("/"))).size, n);
@@ -82,7 +84,7 @@ describe("path policy", () => {
   it("handles a path of 100 000 components without joining every prefix (was out of memory)", () => {
     const t0 = performance.now();
     const t = parseTorrent(multiFile([[Array(100_000).fill("ab"), 1]]));
-    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+    assert.ok(performance.now() - t0 < 15_000, `took ${performance.now() - t0} ms`);
     assert.equal(t.files[0]!.path.length, 100_001);
   });
 
