@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type BDict, decode, decodePrefix, encode } from "../../src/bencode/index.js";
+import { allowedFastSet } from "../../src/ext/index.js";
 import { parseMagnet } from "../../src/magnet/index.js";
 import type { Session } from "../../src/session/session.js";
 import { buildReserved } from "../../src/wire/index.js";
@@ -67,10 +68,22 @@ describe("extensions against raw peers", { timeout: 60_000 }, () => {
     assert.equal(d.get("upload_only"), 1);
     assert.deepEqual([...(d.get("yourip") as Uint8Array)], [127, 0, 0, 60]);
 
-    // Choked (we never said interested): a request gets an explicit reject (BEP 6).
-    p.sendRaw(Id.request, u32s(1, 0, 16 * KIB));
+    // Choked (we never said interested): a request gets an explicit reject (BEP 6), except
+    // for the allowed-fast pieces offered to a starting peer, which are served.
+    const allowed = allowedFastSet("127.0.0.60", f.meta.infoHash, f.meta.pieceCount);
+    const refused = [...Array(f.meta.pieceCount).keys()].find(
+      (i) => !allowed.includes(i as never),
+    )!;
+    p.sendRaw(Id.request, u32s(refused, 0, 16 * KIB));
     const rej = await p.waitFor((m) => m.id === Id.reject, "a reject");
-    assert.deepEqual([...rej.payload], [...u32s(1, 0, 16 * KIB)]);
+    assert.deepEqual([...rej.payload], [...u32s(refused, 0, 16 * KIB)]);
+    const offered = p.messages
+      .filter((m) => m.id === Id.allowedFast)
+      .map((m) => m.payload.readUInt32BE(0));
+    assert.deepEqual(offered, allowed);
+    p.sendRaw(Id.request, u32s(allowed[0]!, 0, 16 * KIB));
+    const block = await p.waitFor((m) => m.id === Id.piece, "an allowed-fast block while choked");
+    assert.equal(block.payload.readUInt32BE(0), allowed[0]);
 
     // ut_metadata: announce ours (id 3) and ask for piece 0 of the info dictionary.
     p.sendRaw(EXTENDED, extPayload(0, new Map([["m", new Map([["ut_metadata", 3]])]])));
