@@ -302,8 +302,8 @@ async function run(o: RunOptions): Promise<number> {
 }
 
 function wirePhaseEvents(p: MetadataPhase, out: Output): void {
-  p.on("peer-connected", (address, id) =>
-    out.event({ event: "peer-connected", address, client: id }),
+  p.on("peer-connected", (address, id, features) =>
+    out.event({ event: "peer-connected", address, client: id, features }),
   );
   p.on("peer-disconnected", (address, reason) =>
     out.event({ event: "peer-disconnected", address, reason }),
@@ -320,8 +320,8 @@ function wireEvents(t: Torrent, out: Output): void {
   t.on("checked", (have) =>
     out.event({ event: "checked", havePieces: have, pieces: t.meta.pieceCount }),
   );
-  t.on("peer-connected", (address, id) =>
-    out.event({ event: "peer-connected", address, client: id }),
+  t.on("peer-connected", (address, id, features) =>
+    out.event({ event: "peer-connected", address, client: id, features }),
   );
   t.on("peer-disconnected", (address, reason) =>
     out.event({ event: "peer-disconnected", address, reason }),

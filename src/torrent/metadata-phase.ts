@@ -53,7 +53,8 @@ export interface MetadataPhaseOptions {
 }
 
 export interface MetadataPhaseEvents {
-  "peer-connected": (address: string, id: string) => void;
+  /** `features`: what the handshake negotiated ("fast", "extended"). */
+  "peer-connected": (address: string, id: string, features: string[]) => void;
   "peer-disconnected": (address: string, reason: string) => void;
   "peer-banned": (address: string, reason: string) => void;
   /** Metadata assembled but failed the info-hash check (its contributors are suspected). */
@@ -256,6 +257,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
       "peer-connected",
       peer.address,
       peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
+      [...(peer.fast ? ["fast"] : []), ...(peer.ext ? ["extended"] : [])],
     );
   }
 

@@ -87,7 +87,8 @@ export interface TorrentEvents {
   checked: (have: number) => void;
   piece: (index: number) => void;
   "hash-failed": (index: number) => void;
-  "peer-connected": (address: string, id: string) => void;
+  /** `features`: what the handshake negotiated ("fast", "extended"). */
+  "peer-connected": (address: string, id: string, features: string[]) => void;
   "peer-disconnected": (address: string, reason: string) => void;
   "peer-banned": (address: string, reason: string) => void;
   /** A tracker's state changed (announce sent, reply, failure). */
@@ -435,6 +436,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       "peer-connected",
       peer.address,
       peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
+      [...(peer.fast ? ["fast"] : []), ...(peer.ext ? ["extended"] : [])],
     );
   }
 

@@ -59,6 +59,13 @@ describe("magnet links with real clients", { concurrency: 2 }, () => {
     await compareTrees(fx.content, path.join(out, "content"));
     const m = metadataEvent(t.events);
     assert.equal(m.infoHash, fx.infoHash);
+    // libtorrent negotiated the Fast extension and BEP 10 with us (its have_all and extension
+    // handshake are what the metadata phase and the download ran on).
+    const lt = t.events.filter(
+      (e) => e.event === "peer-connected" && e.address === `127.0.0.1:${seed.port}`,
+    );
+    assert.ok(lt.length >= 1);
+    for (const e of lt) assert.deepEqual(e.features, ["fast", "extended"]);
     assert.equal(m.pieces, fx.meta.pieceCount);
     assertNoPeerFaults(t);
     // `info --fetch` gets the same metadata and saves a .torrent with the same info-hash.
