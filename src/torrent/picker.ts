@@ -339,6 +339,20 @@ export class PiecePicker {
     if (this.#prio[piece]! > 0) this.#needChanged(piece, false);
   }
 
+  /**
+   * A piece we had is gone (its data was lost on disk): it is missing again, and wanted again if
+   * its priority says so.
+   */
+  unsetHave(piece: number): void {
+    this.#checkPiece(piece);
+    if (!this.#have.clear(piece)) return;
+    this.#orderEpoch++;
+    if (this.#prio[piece]! > 0) {
+      this.#orderAdd(piece);
+      this.#needChanged(piece, true);
+    }
+  }
+
   priority(piece: number): number {
     this.#checkPiece(piece);
     return this.#prio[piece]!;

@@ -13,6 +13,7 @@ import {
   ExtensionRegistry,
   type ExtMessage,
   type ExtName,
+  encodeDontHave,
   encodeUploadOnly,
   ipToBytes,
   isDialableIp,
@@ -87,6 +88,8 @@ export interface TorrentEvents {
   checked: (have: number) => void;
   piece: (index: number) => void;
   "hash-failed": (index: number) => void;
+  /** A verified piece could not be read back (file deleted or truncated): wanted again. */
+  "piece-lost": (index: number, reason: string) => void;
   /** `features`: what the handshake negotiated ("fast", "extended"). */
   "peer-connected": (address: string, id: string, features: string[]) => void;
   "peer-disconnected": (address: string, reason: string) => void;
@@ -825,7 +828,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
           peer.reject(r, this.#now()); // a piece we lack: refused (explicitly with Fast)
           continue;
         }
-        const data = await this.storage.readBlock(r.index, r.begin, r.length);
+        let data: Uint8Array;
+        try {
+          data = await this.storage.readBlock(r.index, r.begin, r.length);
+        } catch (e) {
+          // The data went away under us: the piece is lost, not the peer's fault.
+          peer.reject(r, this.#now());
+          this.#losePiece(r.index, (e as Error).message);
+          continue;
+        }
         if (peer.closed) break;
         peer.sendBlock(r.index, r.begin, data, this.#now());
         this.#uploaded += data.length;
@@ -834,6 +845,29 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       peer.close({ kind: "local", message: `cannot read block: ${(e as Error).message}` });
     } finally {
       this.#serving.delete(peer.key);
+    }
+  }
+
+  /**
+   * A piece we had cannot be read back: tell peers (BEP 54 lt_donthave), want it again, and if we
+   * were seeding, download again (peers known to be seeds become worth dialling).
+   */
+  #losePiece(index: number, reason: string): void {
+    if (!this.picker.have.has(index)) return;
+    this.picker.unsetHave(index);
+    if (this.#wantedPieces[index]) this.#haveBytes -= this.#pieceSize(index);
+    const now = this.#now();
+    const wasSeeding = this.state === "seeding";
+    for (const p of this.#peers.values()) {
+      p.sendExtended("lt_donthave", encodeDontHave(index), now);
+      if (wasSeeding) p.sendExtended("upload_only", encodeUploadOnly(false), now);
+    }
+    this.emit("piece-lost", index, reason);
+    if (wasSeeding && this.#wantsMore()) {
+      this.state = "downloading";
+      this.#doneEmitted = false;
+      for (const p of this.#peers.values()) if (p.bitfieldKnown) this.#updateInterest(p);
+      this.#connectMore();
     }
   }
 
