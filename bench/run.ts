@@ -20,6 +20,13 @@ import { type RunInfo, writeReport } from "./lib/report.js";
 import type { ScenarioResult } from "./lib/types.js";
 import { formatSize, log, MIB, parseSize, run } from "./lib/util.js";
 import { downloadScenario } from "./scenarios/download.js";
+import {
+  createScenario,
+  decodeScenario,
+  recheckScenario,
+  startupScenario,
+} from "./scenarios/local.js";
+import { seedScenario, swarmScenario } from "./scenarios/seed.js";
 
 const ALL = ["a", "b", "c", "d", "e", "f", "g", "h", "startup"];
 
@@ -143,7 +150,13 @@ async function main() {
     for (const s of scenarios) {
       log(`--- scenario ${s}`);
       try {
-        for (const r of await runScenario(s, workDir)) {
+        const load0 = os.loadavg()[0]!.toFixed(2);
+        const rs = await runScenario(s, workDir);
+        const load1 = os.loadavg()[0]!.toFixed(2);
+        for (const r of rs) {
+          r.notes.push(
+            `1-minute load average: ${load0} at the start of the scenario, ${load1} at its end.`,
+          );
           results.push(r);
           for (const t of r.targets)
             log(`target ${t.met ? "met   " : "MISSED"} ${t.what}: ${t.value}`);
@@ -239,8 +252,28 @@ async function runScenario(s: string, workDir: string): Promise<ScenarioResult[]
       }
       return [r];
     }
+    case "d":
+      return [await seedScenario({ length: size, runs, workDir, freshPayload })];
+    case "e":
+      return [
+        await swarmScenario({
+          length: Math.max(16 * MIB, size / 4),
+          count: 20,
+          runs: Math.max(1, Math.min(runs, 2)),
+          workDir,
+          freshPayload,
+        }),
+      ];
+    case "f":
+      return [await recheckScenario({ length: bigSize, runs, freshPayload })];
+    case "g":
+      return [await createScenario({ length: bigSize, runs, workDir, freshPayload })];
+    case "h":
+      return [await decodeScenario({ runs, workDir })];
+    case "startup":
+      return [await startupScenario({ runs })];
     default:
-      throw new Error(`scenario ${s} is not implemented yet`);
+      throw new Error(`unknown scenario ${s}`);
   }
 }
 

@@ -123,7 +123,8 @@ export function markdown(info: RunInfo, results: ScenarioResult[]): string {
   out.push("## Machine", "");
   for (const [k, v] of Object.entries(info.machine)) out.push(`- ${k}: ${cell(String(v))}`);
   out.push("", "## SHA-1 throughput of this machine (measured in this run)", "");
-  for (const [k, v] of Object.entries(info.sha1)) out.push(`- ${k}: ${cell(String(v))}`);
+  for (const [k, v] of Object.entries(info.sha1))
+    if (typeof v === "string") out.push(`- ${k}: ${cell(String(v))}`);
   if (info.notes.length) {
     out.push("", "## Notes", "");
     for (const n of info.notes) out.push(`- ${n}`);

@@ -1,6 +1,7 @@
 /** Small helpers shared by the benchmark harness. @module */
 import { execFile } from "node:child_process";
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "../../test/interop/clients/index.js";
@@ -83,4 +84,36 @@ export function sameContent(file: string, reference: string, samples = 64): bool
     closeSync(fa);
     closeSync(fb);
   }
+}
+
+export interface Timed {
+  /** Wall seconds from spawn to exit. */
+  seconds: number;
+  user: number;
+  sys: number;
+  cpu: number;
+  /** Peak RSS (bytes). */
+  maxRss: number;
+  stdout: string;
+}
+
+/** Run a command to completion under /usr/bin/time: wall time, CPU (children too) and peak RSS. */
+export async function timed(
+  cmd: string,
+  args: readonly string[],
+  timeoutMs = 600_000,
+): Promise<Timed> {
+  const tf = path.join(
+    tmpdir(),
+    `tessera-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`,
+  );
+  const t0 = performance.now();
+  const { stdout } = await run("/usr/bin/time", ["-f", "%U %S %M", "-o", tf, cmd, ...args], {
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const [u, s, m] = readFileSync(tf, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+  rmSync(tf, { force: true });
+  return { seconds, user: u!, sys: s!, cpu: u! + s!, maxRss: m! * 1024, stdout };
 }
