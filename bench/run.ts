@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../test/interop/clients/index.js";
-import { DOWNLOADERS, type Downloader } from "./clients/downloaders.js";
+import { DOWNLOADERS, type Downloader, tesseraDownloader } from "./clients/downloaders.js";
 import { type RunInfo, writeReport } from "./lib/report.js";
 import type { ScenarioResult } from "./lib/types.js";
 import { formatSize, log, MIB, parseSize, run } from "./lib/util.js";
@@ -41,6 +41,9 @@ const { values } = parseArgs({
     quick: { type: "boolean" },
     "fresh-payload": { type: "boolean" },
     keep: { type: "boolean" },
+    "cpu-prof": { type: "string" },
+    "tessera-alt": { type: "string", multiple: true },
+    "tessera-alt-env": { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -56,6 +59,11 @@ if (values.help) {
   --out DIR         where to write results (default bench/results/<timestamp>)
   --fresh-payload   remake the cached payload files
   --keep            keep the work dir (client logs)
+  --tessera-alt BIN also measure another Tessera build (e.g. a scratch copy with a change to
+                    src/) as client "tessera-alt" (repeatable: tessera-alt2, ...)
+  --tessera-alt-env K=V  environment for the tessera-alt processes (repeatable)
+  --cpu-prof DIR    Tessera processes write V8 CPU profiles (.cpuprofile) into DIR
+                    (summarise with: node dist/bench/profile-summary.js DIR)
 `);
   process.exit(0);
 }
@@ -75,11 +83,29 @@ const pickClients = (list: string): Downloader[] =>
     if (!d) throw new Error(`unknown client ${n} (known: ${Object.keys(DOWNLOADERS).join(", ")})`);
     return d;
   });
+(values["tessera-alt"] ?? []).forEach((bin, i) => {
+  const name = `tessera-alt${i ? i + 1 : ""}`;
+  const env = Object.fromEntries(
+    (values["tessera-alt-env"] ?? []).map((kv) => [
+      kv.slice(0, kv.indexOf("=")),
+      kv.slice(kv.indexOf("=") + 1),
+    ]),
+  );
+  DOWNLOADERS[name] = tesseraDownloader(name, path.resolve(bin), env);
+});
 const allClients = pickClients(values.clients ?? Object.keys(DOWNLOADERS).join(","));
-const pairClients = pickClients(values.clients ?? "tessera,libtorrent");
+const pairClients = pickClients(
+  values.clients ??
+    [
+      "tessera",
+      "libtorrent",
+      ...Object.keys(DOWNLOADERS).filter((n) => n.startsWith("tessera-alt")),
+    ].join(","),
+);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 const outDir = path.resolve(values.out ?? path.join(REPO_ROOT, "bench", "results", stamp));
 const freshPayload = values["fresh-payload"] ?? false;
+if (values["cpu-prof"]) process.env.TESSERA_BENCH_CPU_PROF = path.resolve(values["cpu-prof"]);
 
 async function sha1Throughput(): Promise<Record<string, unknown>> {
   const parse = (out: string) => {

@@ -84,59 +84,87 @@ const progressOf = (ctx: DownloadContext) => {
   return () => allocatedBytes(f) + allocatedBytes(`${f}.part`);
 };
 
+/** Node flags for Tessera processes: with --cpu-prof DIR, each writes V8 CPU profiles there. */
+export function tesseraNodeArgs(): string[] {
+  const dir = process.env.TESSERA_BENCH_CPU_PROF;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
 // --- Tessera ----------------------------------------------------------------------------------
 
-export const tessera: Downloader = {
-  name: "tessera",
-  config:
-    "tessera download <torrent> -o DIR --peer 127.0.0.1:SEED --port FREE --json (no DHT/LSD/UPnP exist yet; defaults otherwise)",
-  async version() {
-    const pkg = JSON.parse(
-      readFileSync(path.join(path.dirname(TESSERA_BIN), "..", "package.json"), "utf8"),
-    ) as { version: string };
-    let commit = "";
-    try {
-      commit = (
-        await run("git", ["rev-parse", "--short", "HEAD"], { cwd: path.dirname(TESSERA_BIN) })
-      ).stdout.trim();
-    } catch {
-      // not a git checkout
-    }
-    return `${pkg.version}${commit ? ` (${commit})` : ""}, node ${process.version}`;
-  },
-  async download(ctx) {
-    const port = await freePort(["tcp6"]);
-    const t0 = performance.now();
-    const p = new JsonProcess("tessera-leech", ctx.workDir, process.execPath, [
-      TESSERA_BIN,
-      "download",
-      ctx.payload.torrent,
-      "-o",
-      ctx.saveDir,
-      "--peer",
-      `${ctx.seed.host}:${ctx.seed.port}`,
-      "--port",
-      String(port),
-      "--json",
-    ]);
-    const sampler = new ProcSampler(p.pid, progressOf(ctx), 50, t0);
-    try {
-      await p.waitFor("done", ctx.timeoutMs);
-      const r = result("tessera", t0, sampler, ctx.payload.length);
-      const exit = await Promise.race([
-        p.process.exited,
-        new Promise((r) => setTimeout(r, 10_000)),
-      ]);
-      if (!exit || (exit as { code: number }).code !== 0) {
-        throw p.process.failure(`did not exit 0 after done (${JSON.stringify(exit)})`);
+/**
+ * Tessera's CLI at `bin` as a downloader named `name` (a second build, e.g. a scratch copy with a
+ * change to src/, can be measured side by side: `--tessera-alt PATH/bin/tessera.js`).
+ */
+export function tesseraDownloader(
+  name: string,
+  bin: string,
+  env: Record<string, string> = {},
+): Downloader {
+  return {
+    name,
+    config: `${Object.entries(env)
+      .map(([k, v]) => `${k}=${v} `)
+      .join(
+        "",
+      )}${name === "tessera" ? "tessera" : bin} download <torrent> -o DIR --peer 127.0.0.1:SEED --port FREE --json (no DHT/LSD/UPnP exist yet; defaults otherwise)`,
+    async version() {
+      const pkg = JSON.parse(
+        readFileSync(path.join(path.dirname(bin), "..", "package.json"), "utf8"),
+      ) as { version: string };
+      let commit = "";
+      try {
+        commit = (
+          await run("git", ["rev-parse", "--short", "HEAD"], { cwd: path.dirname(bin) })
+        ).stdout.trim();
+      } catch {
+        // not a git checkout
       }
-      return r;
-    } finally {
-      sampler.stop();
-      await p.stop();
-    }
-  },
-};
+      return `${pkg.version}${commit ? ` (${commit})` : ""}, node ${process.version}`;
+    },
+    async download(ctx) {
+      const port = await freePort(["tcp6"]);
+      const t0 = performance.now();
+      const p = new JsonProcess(
+        `${name}-leech`,
+        ctx.workDir,
+        process.execPath,
+        [
+          ...tesseraNodeArgs(),
+          bin,
+          "download",
+          ctx.payload.torrent,
+          "-o",
+          ctx.saveDir,
+          "--peer",
+          `${ctx.seed.host}:${ctx.seed.port}`,
+          "--port",
+          String(port),
+          "--json",
+        ],
+        { env: { ...process.env, ...env } },
+      );
+      const sampler = new ProcSampler(p.pid, progressOf(ctx), 50, t0);
+      try {
+        await p.waitFor("done", ctx.timeoutMs);
+        const r = result(name, t0, sampler, ctx.payload.length);
+        const exit = await Promise.race([
+          p.process.exited,
+          new Promise((r) => setTimeout(r, 10_000)),
+        ]);
+        if (!exit || (exit as { code: number }).code !== 0) {
+          throw p.process.failure(`did not exit 0 after done (${JSON.stringify(exit)})`);
+        }
+        return r;
+      } finally {
+        sampler.stop();
+        await p.stop();
+      }
+    },
+  };
+}
+
+export const tessera = tesseraDownloader("tessera", TESSERA_BIN);
 
 // --- libtorrent -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import {
   startLibtorrentLeecher,
   startLibtorrentSeed,
 } from "../../test/interop/clients/index.js";
-import { type Downloader, libtorrent, tessera } from "../clients/downloaders.js";
+import { type Downloader, libtorrent, tessera, tesseraNodeArgs } from "../clients/downloaders.js";
 import { JsonProcess } from "../lib/json-process.js";
 import { ensurePayload, type Payload } from "../lib/payload.js";
 import { ProcSampler, readProc } from "../lib/proc.js";
@@ -37,6 +37,7 @@ async function startTesseraSeed(
   timeoutMs: number,
 ): Promise<SeedHandle> {
   const proc = new JsonProcess("tessera-seed", workDir, process.execPath, [
+    ...tesseraNodeArgs(),
     TESSERA_BIN,
     "seed",
     p.torrent,
