@@ -168,7 +168,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       hashPool: this.hashPool,
       dial: (addr) => this.#dial(addr),
       listenPort: this.port,
-      isSelf: (a) => a.port === this.port && this.#ownHosts.has(a.host.toLowerCase()),
+      isSelf: (a) => this.#isSelf(a),
       ...(o.select ? { select: o.select } : {}),
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.uploadSlots !== undefined ? { uploadSlots: o.uploadSlots } : {}),
@@ -220,7 +220,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       peerId: this.peerId,
       dial: (addr) => this.#dial(addr),
       listenPort: this.port,
-      isSelf: (a) => a.port === this.port && this.#ownHosts.has(a.host.toLowerCase()),
+      isSelf: (a) => this.#isSelf(a),
       trackers: tiers,
       webSeeds: [...link.webSeeds],
     });
@@ -288,21 +288,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       peerId: this.peerId,
       client: this.#trackerClient,
       port: this.port,
-      stats: () => {
-        const s = t.stats();
-        return {
-          uploaded: s.uploaded,
-          downloaded: s.downloaded,
-          left: Math.max(0, s.wanted - s.have),
-          done: s.state === "seeding" || s.have >= s.wanted,
-          peers: s.peers,
-        };
-      },
-      onPeers: (peers) =>
-        t.addPeers(
-          peers.filter((p) => !(p.port === this.port && this.#ownHosts.has(p.host.toLowerCase()))),
-        ),
-      onStatus: (s) => t.reportTracker(s),
+      ...this.#trackerTarget(t),
       ...(this.#trackerPolicy ? { policy: this.#trackerPolicy } : {}),
     });
   }
