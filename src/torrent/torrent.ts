@@ -48,11 +48,12 @@ import { wantedLayout } from "./selection.js";
 import { SmartBan } from "./smart-ban.js";
 
 /**
- * Cap on memory for pieces being assembled or hashed: 32 MiB is ~100 ms of data at loopback
- * speed (the benchmarks found no throughput gain above it), raised to four pieces for torrents
- * with huge pieces.
+ * Cap on memory for pieces being assembled or hashed, raised to four pieces for torrents with
+ * huge pieces. The benchmarks (bench/PROPOSALS.md, P2) found 32 MiB halves throughput at 4 GiB
+ * (kernel writeback slows writes) and with 16 KiB or 16 MiB pieces; 96 MiB stays until a
+ * measured smaller cap holds speed.
  */
-export const MAX_PARTIAL_BYTES = 32 * 1024 * 1024;
+export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
 /** Peers per torrent. */
 export const DEFAULT_MAX_PEERS = 80;
 /** Upload slots (unchoked peers), optimistic one included. */
