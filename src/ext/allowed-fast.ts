@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import type { PieceIndex } from "../types.js";
+import { ipToBytes, unmapIPv4 } from "../util/ip.js";
 import type { BlockRef } from "../wire/messages.js";
-import { ipToBytes, unmapIPv4 } from "./ip.js";
 
 /** Size of the allowed-fast set we offer (BEP 6 and libtorrent: 10). */
 export const ALLOWED_FAST_COUNT = 10;

@@ -8,8 +8,8 @@
  * clients do send odd values (a negative `reqq`, a 6-byte `yourip`) without meaning harm.
  */
 import { BDict, BencodeError, type BValue, decode, encode } from "../bencode/index.js";
+import { ipFromBytes, ipToBytes, unmapIPv4 } from "../util/ip.js";
 import { ExtError } from "./errors.js";
-import { ipFromBytes, ipToBytes, unmapIPv4 } from "./ip.js";
 
 /**
  * Longest extension handshake accepted, in bytes of bencoded payload. Real handshakes are a few

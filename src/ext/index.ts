@@ -45,6 +45,8 @@
  * availability (without Fast, also cancel our requests of that piece as a choke would).
  * @module
  */
+
+export { ipFromBytes, ipToBytes, isDialableIp } from "../util/ip.js";
 export {
   ALLOWED_FAST_COUNT,
   allowedFastSet,
@@ -65,7 +67,6 @@ export {
   MAX_REQQ,
   type OurExtHandshake,
 } from "./handshake.js";
-export { ipFromBytes, ipToBytes, isDialableIp } from "./ip.js";
 export {
   type MetadataAction,
   MetadataFetcher,

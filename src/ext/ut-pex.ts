@@ -5,8 +5,8 @@
  */
 import { BDict, BencodeError, type BValue, decode, encode } from "../bencode/index.js";
 import type { PeerAddress } from "../util/address.js";
+import { ipFromBytes, ipToBytes, isDialableIp, unmapIPv4 } from "../util/ip.js";
 import { ExtError } from "./errors.js";
-import { ipFromBytes, ipToBytes, isDialableIp, unmapIPv4 } from "./ip.js";
 
 /** Extension name in the `m` dictionary. */
 export const UT_PEX = "ut_pex";

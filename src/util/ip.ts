@@ -1,8 +1,8 @@
 /**
  * IP addresses as bytes and text, for the compact forms of BEP 10 (`yourip`, `ipv4`, `ipv6`),
- * BEP 11 (PEX) and BEP 6 (allowed-fast). Pure string handling, no `node:net`.
+ * BEP 11 (PEX), BEP 6 (allowed-fast) and tracker peer lists. Pure string handling, no `node:net`.
  */
-import { isIPv4Literal, isIPv6Literal } from "../util/address.js";
+import { isIPv4Literal, isIPv6Literal } from "./address.js";
 
 /** Text of a 4-byte (IPv4) or 16-byte (IPv6, RFC 5952 form) address; `undefined` otherwise. */
 export function ipFromBytes(bytes: Uint8Array): string | undefined {
