@@ -18,7 +18,7 @@ import { REPO_ROOT } from "../test/interop/clients/index.js";
 import { DOWNLOADERS, type Downloader, tesseraDownloader } from "./clients/downloaders.js";
 import { type RunInfo, writeReport } from "./lib/report.js";
 import type { ScenarioResult } from "./lib/types.js";
-import { formatSize, log, MIB, parseSize, run } from "./lib/util.js";
+import { formatSize, log, MIB, parseSize, run, TESSERA_ALTS } from "./lib/util.js";
 import { downloadScenario } from "./scenarios/download.js";
 import {
   createScenario,
@@ -60,7 +60,8 @@ if (values.help) {
   --fresh-payload   remake the cached payload files
   --keep            keep the work dir (client logs)
   --tessera-alt BIN also measure another Tessera build (e.g. a scratch copy with a change to
-                    src/) as client "tessera-alt" (repeatable: tessera-alt2, ...)
+                    src/) as client "tessera-alt" (repeatable: tessera-alt2, ...): a downloader
+                    in (a)-(c), a seed in (d), a row in (f) and (g)
   --tessera-alt-env K=V  environment for the tessera-alt processes (repeatable)
   --cpu-prof DIR    Tessera processes write V8 CPU profiles (.cpuprofile) into DIR
                     (summarise with: node dist/bench/profile-summary.js DIR)
@@ -92,6 +93,7 @@ const pickClients = (list: string): Downloader[] =>
     ]),
   );
   DOWNLOADERS[name] = tesseraDownloader(name, path.resolve(bin), env);
+  TESSERA_ALTS.push({ name, bin: path.resolve(bin), env });
 });
 const allClients = pickClients(values.clients ?? Object.keys(DOWNLOADERS).join(","));
 const pairClients = pickClients(

@@ -14,6 +14,17 @@ export const GIB = 1024 * MIB;
 
 /** The Tessera CLI as users run it. */
 export const TESSERA_BIN = path.join(REPO_ROOT, "bin", "tessera.js");
+/** Another Tessera build measured side by side with `tessera` (`--tessera-alt`). */
+export interface TesseraBuild {
+  /** "tessera-alt", "tessera-alt2", ... */
+  name: string;
+  /** Its bin/tessera.js. */
+  bin: string;
+  /** Extra environment for its processes (`--tessera-alt-env`). */
+  env: Record<string, string>;
+}
+/** The `--tessera-alt` builds of this run (filled in by run.ts); (d), (f) and (g) measure them too. */
+export const TESSERA_ALTS: TesseraBuild[] = [];
 /** Files shipped in bench/clients (python and .mjs drivers). */
 export const benchScript = (name: string) => path.join(REPO_ROOT, "bench", "clients", name);
 
@@ -102,6 +113,7 @@ export async function timed(
   cmd: string,
   args: readonly string[],
   timeoutMs = 600_000,
+  env: Record<string, string> = {},
 ): Promise<Timed> {
   const tf = path.join(
     tmpdir(),
@@ -111,6 +123,7 @@ export async function timed(
   const { stdout } = await run("/usr/bin/time", ["-f", "%U %S %M", "-o", tf, cmd, ...args], {
     timeout: timeoutMs,
     maxBuffer: 64 << 20,
+    env: { ...process.env, ...env },
   });
   const seconds = (performance.now() - t0) / 1000;
   const [u, s, m] = readFileSync(tf, "utf8").trim().split("\n").pop()!.split(" ").map(Number);

@@ -23,6 +23,7 @@ import {
   median,
   mib,
   run,
+  TESSERA_ALTS,
   TESSERA_BIN,
   type Timed,
   timed,
@@ -154,22 +155,21 @@ export async function recheckScenario(o: {
   const rows = await timeVariants(
     "f",
     [
-      {
-        name: "tessera",
-        command: "tessera verify <torrent> DIR --json",
+      ...[{ name: "tessera", bin: TESSERA_BIN, env: {} }, ...TESSERA_ALTS].map((b) => ({
+        name: b.name,
+        command: `${b.name === "tessera" ? "tessera" : b.bin} verify <torrent> DIR --json`,
         go: async () => {
-          const t = await timed(process.execPath, [
-            TESSERA_BIN,
-            "verify",
-            p.torrent,
-            p.dir,
-            "--json",
-          ]);
+          const t = await timed(
+            process.execPath,
+            [b.bin, "verify", p.torrent, p.dir, "--json"],
+            undefined,
+            b.env,
+          );
           if (!(JSON.parse(t.stdout) as { complete: boolean }).complete)
-            throw new Error("tessera verify: incomplete");
+            throw new Error(`${b.name} verify: incomplete`);
           return t;
         },
-      },
+      })),
       {
         name: "libtorrent (defaults: hashing_threads=1)",
         command: "bench/clients/lt_bench.py check",
@@ -225,21 +225,17 @@ export async function createScenario(o: {
   const rows = await timeVariants(
     "g",
     [
-      {
-        name: "tessera",
-        command: `tessera create FILE -o OUT -l ${formatSize(pieceLength).replace("iB", "")} --no-date`,
+      ...[{ name: "tessera", bin: TESSERA_BIN, env: {} }, ...TESSERA_ALTS].map((b) => ({
+        name: b.name,
+        command: `${b.name === "tessera" ? "tessera" : b.bin} create FILE -o OUT -l ${formatSize(pieceLength).replace("iB", "")} --no-date`,
         go: () =>
-          timed(process.execPath, [
-            TESSERA_BIN,
-            "create",
-            p.file,
-            "-o",
-            out("tessera"),
-            "-l",
-            String(pieceLength),
-            "--no-date",
-          ]),
-      },
+          timed(
+            process.execPath,
+            [b.bin, "create", p.file, "-o", out(b.name), "-l", String(pieceLength), "--no-date"],
+            undefined,
+            b.env,
+          ),
+      })),
       {
         name: "mktorrent",
         command: `mktorrent -l ${Math.log2(pieceLength)} -t ${n} -d -a http://127.0.0.1:1/announce -o OUT FILE`,
@@ -294,7 +290,7 @@ export async function createScenario(o: {
   const notes = [
     `SHA-1 over all cores measured right before: ${f0(sha1)} MB/s. Piece length ${formatSize(pieceLength)} for all three.`,
   ];
-  for (const name of ["tessera", "mktorrent"]) {
+  for (const name of ["tessera", ...TESSERA_ALTS.map((b) => b.name), "mktorrent"]) {
     if ((await pieces(out(name))) !== ref)
       notes.push(`**${name}'s piece hashes differ from libtorrent's**`);
   }

@@ -18,7 +18,18 @@ import { JsonProcess } from "../lib/json-process.js";
 import { ensurePayload, type Payload } from "../lib/payload.js";
 import { ProcSampler, readProc } from "../lib/proc.js";
 import type { ScenarioResult } from "../lib/types.js";
-import { formatSize, log, MIB, median, mib, run, sameContent, TESSERA_BIN } from "../lib/util.js";
+import {
+  formatSize,
+  log,
+  MIB,
+  median,
+  mib,
+  run,
+  sameContent,
+  TESSERA_ALTS,
+  TESSERA_BIN,
+  type TesseraBuild,
+} from "../lib/util.js";
 import { LT_SEED_CONFIG } from "./download.js";
 
 const TESSERA_SEED_CONFIG = "tessera seed <torrent> DIR --port FREE --json (defaults)";
@@ -31,24 +42,26 @@ interface SeedHandle {
   stop(): Promise<void>;
 }
 
+const TESSERA: TesseraBuild = { name: "tessera", bin: TESSERA_BIN, env: {} };
+
 async function startTesseraSeed(
   p: Payload,
   workDir: string,
   timeoutMs: number,
+  build: TesseraBuild = TESSERA,
 ): Promise<SeedHandle> {
-  const proc = new JsonProcess("tessera-seed", workDir, process.execPath, [
-    ...tesseraNodeArgs(),
-    TESSERA_BIN,
-    "seed",
-    p.torrent,
-    p.dir,
-    "--json",
-  ]);
+  const proc = new JsonProcess(
+    `${build.name}-seed`,
+    workDir,
+    process.execPath,
+    [...tesseraNodeArgs(), build.bin, "seed", p.torrent, p.dir, "--json"],
+    { env: { ...process.env, ...build.env } },
+  );
   try {
     const started = await proc.waitFor("started", timeoutMs);
     await proc.waitFor("seeding", timeoutMs);
     return {
-      name: "tessera",
+      name: build.name,
       pid: proc.pid,
       host: "127.0.0.1",
       port: started.port as number,
@@ -114,6 +127,11 @@ export async function seedScenario(o: {
     [seeds[1]!, libtorrent],
     [seeds[0]!, tessera],
   ];
+  for (const b of TESSERA_ALTS) {
+    const s = await startTesseraSeed(payload, dir, timeoutMs, b);
+    seeds.push(s);
+    pairs.push([s, libtorrent]);
+  }
   const runs: PairRun[] = [];
   const failures: string[] = [];
   try {
@@ -185,6 +203,12 @@ export async function seedScenario(o: {
       payload: `${formatSize(o.length)} single file, 1 MiB pieces`,
       runs: o.runs,
       "tessera seed": TESSERA_SEED_CONFIG,
+      ...Object.fromEntries(
+        TESSERA_ALTS.map((b) => [
+          `${b.name} seed`,
+          TESSERA_SEED_CONFIG.replace("tessera seed", `${b.bin} seed`),
+        ]),
+      ),
       "libtorrent seed": LT_SEED_CONFIG,
       "libtorrent leecher": libtorrent.config,
       "tessera leecher": tessera.config,
