@@ -39,10 +39,12 @@ import {
   encodeRequest,
   type HandshakeInfo,
   hasFeature,
+  PIECE_HEADER_LENGTH,
   REQUEST_MESSAGE_LENGTH,
   WireDecoder,
   WireError,
   type WireMessage,
+  writePieceHeader,
 } from "../wire/index.js";
 import { RateMeter } from "./rate.js";
 
@@ -141,6 +143,13 @@ export interface IncomingRequest {
   index: number;
   begin: number;
   length: number;
+}
+
+/** A block ready to send (see {@link Peer.sendBlocks}). */
+export interface ServedBlock {
+  index: number;
+  begin: number;
+  data: Uint8Array;
 }
 
 const BLOCK = 16 * 1024;
@@ -608,6 +617,28 @@ export class Peer {
   sendBlock(index: number, begin: number, data: Uint8Array, now: number): void {
     this.uploadRate.add(data.length, now);
     this.#write([encodePieceHeader(index, begin, data.length), data], now);
+  }
+
+  /**
+   * Send several requested blocks in one vectored write: one header buffer for all, the data not
+   * copied. The transport takes them however full its buffer is; the caller bounds the batch.
+   */
+  sendBlocks(blocks: readonly ServedBlock[], now: number): void {
+    const n = blocks.length;
+    if (n === 0 || this.closed) return;
+    const headers = Buffer.allocUnsafe(n * PIECE_HEADER_LENGTH);
+    const chunks = new Array<Uint8Array>(2 * n);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const b = blocks[i]!;
+      const at = i * PIECE_HEADER_LENGTH;
+      writePieceHeader(headers, at, b.index, b.begin, b.data.length);
+      chunks[2 * i] = headers.subarray(at, at + PIECE_HEADER_LENGTH);
+      chunks[2 * i + 1] = b.data;
+      bytes += b.data.length;
+    }
+    this.uploadRate.add(bytes, now);
+    this.#write(chunks, now);
   }
 
   /** Bytes the decoder is holding (for memory accounting). */

@@ -367,6 +367,29 @@ export class TorrentStorage {
   }
 
   /**
+   * The block if it can be had without I/O: a view of a cached chunk (send it, do not modify it),
+   * or undefined (not cached, spans two chunks, being written, bad range, closed), in which case
+   * {@link readBlock} gets it. Lets a caller serve many cached blocks in one synchronous pass.
+   */
+  peekBlock(index: number, begin: number, length: number): Uint8Array | undefined {
+    if (this.#closed || this.#inflight.has(index)) return undefined;
+    const chunk = this.#chunk;
+    if (this.#cacheMax < chunk || !Number.isInteger(begin) || begin < 0 || length <= 0) {
+      return undefined;
+    }
+    const c = Math.floor(begin / chunk);
+    if (Math.floor((begin + length - 1) / chunk) !== c) return undefined;
+    const key = index * this.#chunksPerPiece + c;
+    const buf = this.#cache.get(key);
+    const off = begin - c * chunk;
+    if (buf === undefined || off + length > buf.length) return undefined;
+    this.#cache.delete(key);
+    this.#cache.set(key, buf);
+    this.#hits++;
+    return buf.subarray(off, off + length);
+  }
+
+  /**
    * Resume by recheck: hashes what is on disk and returns the pieces that match. Missing or short
    * files fail the pieces they touch; pieces holding bytes of skipped files are read back from
    * the part file (and fail if it lacks them). Waits for writes in flight first. Rejects with

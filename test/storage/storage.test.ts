@@ -286,6 +286,35 @@ describe("TorrentStorage reads", () => {
     await s.close();
   });
 
+  it("peekBlock answers from the cache only, with the same bytes as readBlock", async () => {
+    const dir = await newDir();
+    const f = makeTorrent(LAYOUT, PL);
+    const s = new TorrentStorage(f.meta, dir, { readAheadBytes: 5000 });
+    await writeAll(s, f, range(f.meta.pieceCount));
+    assert.equal(s.peekBlock(2, 0, 100), undefined); // not read yet
+    await s.readBlock(2, 0, 100); // loads chunk 0 of piece 2 (bytes 0..5000)
+    const misses = s.cacheStats.misses;
+    for (const [begin, length] of [
+      [0, 100],
+      [1234, 3766],
+      [4999, 1],
+    ] as const) {
+      const got = s.peekBlock(2, begin, length);
+      assert.ok(got !== undefined, `${begin}+${length}`);
+      assert.ok(Buffer.from(got).equals(piece(f, 2).subarray(begin, begin + length)));
+    }
+    assert.equal(s.peekBlock(2, 4990, 20), undefined); // spans two chunks
+    assert.equal(s.peekBlock(2, 5000, 10), undefined); // chunk 1 not loaded
+    assert.equal(s.peekBlock(3, 0, 10), undefined);
+    assert.equal(s.cacheStats.misses, misses); // peeking never reads
+    await s.writePiece(2, Buffer.alloc(PL, 0x42)); // a write drops the piece's chunks
+    assert.equal(s.peekBlock(2, 0, 100), undefined);
+    await s.readBlock(2, 0, 100);
+    assert.ok(Buffer.from(s.peekBlock(2, 0, 100)!).equals(Buffer.alloc(100, 0x42)));
+    await s.close();
+    assert.equal(s.peekBlock(2, 0, 100), undefined); // closed
+  });
+
   it("the cache stays within its byte budget (LRU)", async () => {
     const dir = await newDir();
     const f = makeTorrent(LAYOUT, PL);
