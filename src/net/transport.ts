@@ -7,8 +7,12 @@ import type net from "node:net";
 export interface Transport {
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** Write chunks in order as one vectored write. Returns false when the kernel buffer is full. */
-  write(chunks: Uint8Array[]): boolean;
+  /**
+   * Write chunks in order as one vectored write. Returns false when the kernel buffer is full.
+   * `onWritten`, if given, is called once the transport no longer needs the chunks: written to
+   * the kernel, or dropped because the connection closed.
+   */
+  write(chunks: Uint8Array[], onWritten?: () => void): boolean;
   /** True while writes are backed up (wait for `onDrain`). */
   readonly congested: boolean;
   pause(): void;
@@ -33,13 +37,19 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
   const t: Transport = {
     remoteAddress: normaliseHost(socket.remoteAddress ?? "?"),
     remotePort: socket.remotePort ?? 0,
-    write(chunks) {
-      if (closed) return false;
+    write(chunks, onWritten) {
+      if (closed) {
+        if (onWritten) queueMicrotask(onWritten);
+        return false;
+      }
       let ok = true;
-      if (chunks.length === 1) ok = socket.write(chunks[0]!);
+      // Node calls a write's callback once it is written or the socket is destroyed.
+      const last = chunks.length - 1;
+      if (last === 0) ok = socket.write(chunks[0]!, onWritten);
       else {
         socket.cork();
-        for (const c of chunks) ok = socket.write(c);
+        for (let i = 0; i < last; i++) ok = socket.write(chunks[i]!);
+        ok = socket.write(chunks[last]!, onWritten);
         socket.uncork();
       }
       if (!ok) congested = true;

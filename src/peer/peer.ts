@@ -131,8 +131,11 @@ export interface PeerOptions {
   outgoing: boolean;
   reserved: Uint8Array;
   now: number;
-  /** Writes bytes to the transport, in order. Several chunks form one vectored write. */
-  send: (chunks: Uint8Array[]) => void;
+  /**
+   * Writes bytes to the transport, in order. Several chunks form one vectored write. `onWritten`
+   * as for the transport's `write` (net/transport.ts).
+   */
+  send: (chunks: Uint8Array[], onWritten?: () => void) => void;
   /** Closes the transport. */
   disconnect: () => void;
   /** Display address, e.g. `127.0.0.1:6881`. */
@@ -150,6 +153,8 @@ export interface ServedBlock {
   index: number;
   begin: number;
   data: Uint8Array;
+  /** `data` is a storage.peekBlock view, to give back with releaseBlock once written. */
+  pinned?: boolean;
 }
 
 const BLOCK = 16 * 1024;
@@ -495,6 +500,11 @@ export class Peer {
     }
   }
 
+  /** Send a keep-alive now (4 zero bytes); see the torrent's serving loop for why. */
+  sendKeepAlive(now: number): void {
+    this.#write([new Uint8Array(4)], now);
+  }
+
   /** Blocks we cancelled; a peer may still send them (allowed), so they are not "unrequested". */
   readonly #recentlyCancelled = new Set<number>();
 
@@ -622,10 +632,14 @@ export class Peer {
   /**
    * Send several requested blocks in one vectored write: one header buffer for all, the data not
    * copied. The transport takes them however full its buffer is; the caller bounds the batch.
+   * `onWritten` is called once the data is no longer needed (also when nothing is sent).
    */
-  sendBlocks(blocks: readonly ServedBlock[], now: number): void {
+  sendBlocks(blocks: readonly ServedBlock[], now: number, onWritten?: () => void): void {
     const n = blocks.length;
-    if (n === 0 || this.closed) return;
+    if (n === 0 || this.closed) {
+      if (onWritten) queueMicrotask(onWritten);
+      return;
+    }
     const headers = Buffer.allocUnsafe(n * PIECE_HEADER_LENGTH);
     const chunks = new Array<Uint8Array>(2 * n);
     let bytes = 0;
@@ -638,7 +652,8 @@ export class Peer {
       bytes += b.data.length;
     }
     this.uploadRate.add(bytes, now);
-    this.#write(chunks, now);
+    this.lastSent = now;
+    this.#o.send(chunks, onWritten);
   }
 
   /** Bytes the decoder is holding (for memory accounting). */

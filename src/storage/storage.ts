@@ -30,6 +30,9 @@
  *   bounded by bytes (`readCacheBytes`, default 32 MiB) and dropped when their piece is written.
  *   Blocks are returned as views of cached chunks: the caller may send them but must not modify
  *   them. A block of a piece whose write is still in flight is copied from the piece being written.
+ *   Chunk buffers are reused once the cache has dropped them and no view of them is out:
+ *   {@link peekBlock} views count until {@link releaseBlock}; a chunk a {@link readBlock} view was
+ *   taken from is never reused.
  * - **Writes.** One `filehandle.writev` per file span of the piece (subarrays of the caller's
  *   buffer, no copies), spans of different files in parallel. `pendingWriteBytes` counts bytes
  *   accepted but not yet written; callers pause reading from peers while `whenWritable()` waits.
@@ -61,6 +64,11 @@ const MIB = 1 << 20;
 export const DEFAULT_READ_CACHE_BYTES = 32 * MIB;
 export const DEFAULT_MAX_PENDING_WRITE_BYTES = 64 * MIB;
 export const DEFAULT_READ_AHEAD_BYTES = MIB;
+/**
+ * Chunk buffers kept for reuse after the cache drops them. Reusing them spares a seed an
+ * allocation, fresh page faults and external-memory GC per chunk read (bench (d)).
+ */
+const SPARE_CHUNKS = 8;
 export const DEFAULT_MAX_OPEN_FILES = 64;
 /** lstat calls in flight while a recheck checks the files' paths. */
 const PATH_CHECK_CONCURRENCY = 32;
@@ -158,6 +166,14 @@ interface Loading {
   stale: boolean;
 }
 
+/** A cached chunk with views out from peekBlock. */
+interface Pin {
+  views: number;
+  /** The cache has let go of the chunk: reuse it when the last view comes back. */
+  dropped: boolean;
+  chunk: Buffer;
+}
+
 export class TorrentStorage {
   readonly #meta: StorageMeta;
   /** path.resolve(downloadDir), for messages and before the directory exists. */
@@ -190,6 +206,12 @@ export class TorrentStorage {
   readonly #cacheMax: number;
   readonly #cache = new Map<number, Uint8Array>();
   readonly #loading = new Map<number, Loading>();
+  /** Chunks with views out from peekBlock: how many, and whether the cache has let go of it. */
+  readonly #pins = new WeakMap<ArrayBufferLike, Pin>();
+  /** Chunks a readBlock view was taken from: the caller may hold it forever, so never reused. */
+  readonly #exposed = new WeakSet<ArrayBufferLike>();
+  /** Full-size chunk buffers the cache let go of and nothing references: reused by the next miss. */
+  readonly #spare: Buffer[] = [];
   #cacheBytes = 0;
   #hits = 0;
   #misses = 0;
@@ -353,6 +375,7 @@ export class TorrentStorage {
       if (c0 === c1) {
         const buf = await this.#getChunk(index, c0);
         const off = begin - c0 * chunk;
+        this.#exposed.add(buf.buffer);
         return buf.subarray(off, off + length);
       }
       const out = Buffer.allocUnsafeSlow(length);
@@ -369,7 +392,9 @@ export class TorrentStorage {
   /**
    * The block if it can be had without I/O: a view of a cached chunk (send it, do not modify it),
    * or undefined (not cached, spans two chunks, being written, bad range, closed), in which case
-   * {@link readBlock} gets it. Lets a caller serve many cached blocks in one synchronous pass.
+   * {@link prefetchBlock} or {@link readBlock} gets it. Lets a caller serve many cached blocks in
+   * one synchronous pass. The view stays valid until it is given back with {@link releaseBlock}:
+   * till then its chunk is not reused, even if the cache drops it.
    */
   peekBlock(index: number, begin: number, length: number): Uint8Array | undefined {
     if (this.#closed || this.#inflight.has(index)) return undefined;
@@ -386,7 +411,64 @@ export class TorrentStorage {
     this.#cache.delete(key);
     this.#cache.set(key, buf);
     this.#hits++;
+    const pin = this.#pins.get(buf.buffer);
+    if (pin !== undefined) pin.views++;
+    else this.#pins.set(buf.buffer, { views: 1, dropped: false, chunk: buf as Buffer });
     return buf.subarray(off, off + length);
+  }
+
+  /**
+   * Gives back a view from {@link peekBlock} once it is no longer used (e.g. the socket has
+   * written it). A view never given back only keeps its chunk from being reused.
+   */
+  releaseBlock(view: Uint8Array): void {
+    const pin = this.#pins.get(view.buffer);
+    if (pin === undefined || --pin.views > 0) return;
+    this.#pins.delete(view.buffer);
+    if (pin.dropped) this.#reuse(pin.chunk);
+  }
+
+  /**
+   * Read-ahead: starts loading the chunk(s) holding a block into the read cache unless they are
+   * there or on their way, and returns at once. Failures are dropped (a later read meets them).
+   */
+  warmBlock(index: number, begin: number, length: number): void {
+    const chunk = this.#chunk;
+    const { pieceCount, pieceLength, length: total } = this.#meta;
+    if (this.#closed || this.#cacheMax < chunk || this.#inflight.has(index)) return;
+    if (!Number.isInteger(index) || index < 0 || index >= pieceCount) return;
+    const size = Math.min(pieceLength, total - index * pieceLength);
+    if (!Number.isInteger(begin) || !Number.isInteger(length)) return;
+    if (begin < 0 || length <= 0 || begin + length > size) return;
+    const c1 = Math.floor((begin + length - 1) / chunk);
+    for (let c = Math.floor(begin / chunk); c <= c1; c++) {
+      const key = index * this.#chunksPerPiece + c;
+      if (this.#cache.has(key) || this.#loading.has(key)) continue;
+      this.#run(() => this.#getChunk(index, c)).catch(() => {});
+    }
+  }
+
+  /**
+   * Loads the chunk(s) holding a block into the read cache without handing anything out, so that
+   * {@link peekBlock} finds it. Resolves at once when there is no cache. Rejects as readBlock.
+   */
+  prefetchBlock(index: number, begin: number, length: number): Promise<void> {
+    return this.#run(async () => {
+      const size = this.#pieceSize(index);
+      if (
+        !Number.isInteger(begin) ||
+        !Number.isInteger(length) ||
+        begin < 0 ||
+        length <= 0 ||
+        begin + length > size
+      ) {
+        throw invalidArgument(`block ${begin}+${length} is outside piece ${index} (${size} bytes)`);
+      }
+      const chunk = this.#chunk;
+      if (this.#cacheMax < chunk || this.#inflight.has(index)) return;
+      const c1 = Math.floor((begin + length - 1) / chunk);
+      for (let c = Math.floor(begin / chunk); c <= c1; c++) await this.#getChunk(index, c);
+    });
   }
 
   /**
@@ -494,6 +576,7 @@ export class TorrentStorage {
       await this.#ownPool?.close().catch(() => {});
       this.#cache.clear();
       this.#cacheBytes = 0;
+      this.#spare.length = 0;
       if (errors.length > 0) throw ioError(errors[0], "closing", this.#dir);
     })();
     return this.#closing;
@@ -645,7 +728,8 @@ export class TorrentStorage {
     this.#misses++;
     const begin = c * this.#chunk;
     const size = Math.min(this.#chunk, this.#pieceSize(piece) - begin);
-    const buf = Buffer.allocUnsafeSlow(size);
+    const buf =
+      (size === this.#chunk ? this.#spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
     const entry: Loading = { promise: Promise.resolve(buf), stale: false };
     const forget = () => {
       if (this.#loading.get(key) === entry) this.#loading.delete(key);
@@ -668,14 +752,30 @@ export class TorrentStorage {
   #insert(key: number, buf: Uint8Array) {
     if (buf.length > this.#cacheMax) return;
     const old = this.#cache.get(key);
-    if (old !== undefined) this.#cacheBytes -= old.length;
+    if (old !== undefined) {
+      this.#cacheBytes -= old.length;
+      if (old !== buf) this.#drop(old);
+    }
     this.#cache.set(key, buf);
     this.#cacheBytes += buf.length;
     for (const [k, v] of this.#cache) {
       if (this.#cacheBytes <= this.#cacheMax) break;
       this.#cache.delete(k);
       this.#cacheBytes -= v.length;
+      this.#drop(v);
     }
+  }
+
+  /** The cache let go of a chunk: reuse its buffer once no view of it is out. */
+  #drop(buf: Uint8Array) {
+    if (buf.length !== this.#chunk || this.#exposed.has(buf.buffer)) return;
+    const pin = this.#pins.get(buf.buffer);
+    if (pin !== undefined) pin.dropped = true;
+    else this.#reuse(buf as Buffer);
+  }
+
+  #reuse(buf: Buffer) {
+    if (this.#spare.length < SPARE_CHUNKS && !this.#closed) this.#spare.push(buf);
   }
 
   /** Drops a piece's cached chunks, and marks chunks being loaded as stale. */
@@ -686,6 +786,7 @@ export class TorrentStorage {
       if (buf !== undefined) {
         this.#cache.delete(key);
         this.#cacheBytes -= buf.length;
+        this.#drop(buf);
       }
       const loading = this.#loading.get(key);
       if (loading !== undefined) {

@@ -315,6 +315,71 @@ describe("TorrentStorage reads", () => {
     assert.equal(s.peekBlock(2, 0, 100), undefined); // closed
   });
 
+  it("a peekBlock view stays intact after its chunk is evicted, until released; chunk buffers are reused", async () => {
+    const dir = await newDir();
+    const f = makeTorrent(LAYOUT, PL);
+    const n = f.meta.pieceCount;
+    const s = new TorrentStorage(f.meta, dir, { readCacheBytes: 2 * PL });
+    await writeAll(s, f, range(n));
+    await s.prefetchBlock(0, 0, 100);
+    const held = s.peekBlock(0, 100, 4000)!;
+    const want = Buffer.from(piece(f, 0).subarray(100, 4100));
+    // Cycle every piece through the 2-piece cache twice: chunk 0 is dropped while its view is out.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 1; i < n; i++) {
+        await s.prefetchBlock(i, 0, 1);
+        const v = s.peekBlock(i, 0, piece(f, i).length)!;
+        assert.ok(Buffer.from(v).equals(piece(f, i)), `piece ${i}`);
+        s.releaseBlock(v);
+        assert.ok(Buffer.from(held).equals(want), `held view changed (piece ${i})`);
+      }
+    }
+    s.releaseBlock(held);
+    // From now on that buffer may be reused; reads through recycled buffers stay right.
+    for (let i = 0; i < n; i++) {
+      await s.prefetchBlock(i, 0, 1);
+      const v = s.peekBlock(i, 0, piece(f, i).length)!;
+      assert.ok(Buffer.from(v).equals(piece(f, i)), `piece ${i} after reuse`);
+      s.releaseBlock(v);
+    }
+    await s.close();
+  });
+
+  it("a chunk a readBlock view came from is never reused", async () => {
+    const dir = await newDir();
+    const f = makeTorrent(LAYOUT, PL);
+    const n = f.meta.pieceCount;
+    const s = new TorrentStorage(f.meta, dir, { readCacheBytes: 2 * PL });
+    await writeAll(s, f, range(n));
+    const kept = await s.readBlock(1, 0, PL);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < n; i++) {
+        await s.prefetchBlock(i, 0, 1);
+        const v = s.peekBlock(i, 0, 1)!;
+        s.releaseBlock(v);
+      }
+    }
+    assert.ok(Buffer.from(kept).equals(piece(f, 1)));
+    await s.close();
+  });
+
+  it("warmBlock starts a read once; prefetchBlock waits for it", async () => {
+    const dir = await newDir();
+    const f = makeTorrent(LAYOUT, PL);
+    const s = new TorrentStorage(f.meta, dir);
+    await writeAll(s, f, range(f.meta.pieceCount));
+    s.warmBlock(3, 0, 10);
+    s.warmBlock(3, 100, 10); // same chunk, on its way: no second read
+    s.warmBlock(3, PL, 10); // out of range: ignored
+    s.warmBlock(-1, 0, 10);
+    await s.prefetchBlock(3, 0, 10);
+    assert.equal(s.cacheStats.misses, 1);
+    const v = s.peekBlock(3, 5, 50)!;
+    assert.ok(Buffer.from(v).equals(piece(f, 3).subarray(5, 55)));
+    s.releaseBlock(v);
+    await s.close();
+  });
+
   it("the cache stays within its byte budget (LRU)", async () => {
     const dir = await newDir();
     const f = makeTorrent(LAYOUT, PL);
