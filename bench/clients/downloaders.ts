@@ -12,6 +12,7 @@ import path from "node:path";
 import {
   freePort,
   LOOPBACK4,
+  type LtSettings,
   type PeerAddress,
   startAria2Leecher,
   startLibtorrentLeecher,
@@ -168,38 +169,50 @@ export const tessera = tesseraDownloader("tessera", TESSERA_BIN);
 
 // --- libtorrent -------------------------------------------------------------------------------
 
-export const libtorrent: Downloader = {
-  name: "libtorrent",
-  config:
-    "python3-libtorrent session with default_settings(); TCP only (uTP off), DHT/LSD/UPnP/NAT-PMP off, listen 127.0.0.1, connect_peer(seed) (test/interop/clients/lt_peer.py)",
-  async version() {
-    const { stdout } = await run("/usr/bin/python3", [
-      "-c",
-      "import libtorrent; print(libtorrent.__version__)",
-    ]);
-    return stdout.trim();
-  },
-  async download(ctx) {
-    const t0 = performance.now();
-    let sampler: ProcSampler | undefined;
-    const lt = await startLibtorrentLeecher({
-      torrent: ctx.payload.torrent,
-      saveDir: ctx.saveDir,
-      peers: [ctx.seed],
-      workDir: ctx.workDir,
-      timeoutMs: ctx.timeoutMs,
-      name: "lt-leech",
-    });
-    try {
-      sampler = new ProcSampler(lt.process.pid, progressOf(ctx), 50, t0);
-      await lt.done;
-      return result("libtorrent", t0, sampler, ctx.payload.length);
-    } finally {
-      sampler?.stop();
-      await lt.stop();
-    }
-  },
-};
+/**
+ * libtorrent as a downloader, with its default settings plus `settings` (only for diagnostics
+ * such as (d)'s leecher without encryption; the scenarios compare clients at their defaults).
+ */
+export function libtorrentDownloader(name = "libtorrent", settings: LtSettings = {}): Downloader {
+  return {
+    name,
+    config: `python3-libtorrent session with default_settings()${Object.entries(settings)
+      .map(([k, v]) => `, ${k}=${v}`)
+      .join(
+        "",
+      )}; TCP only (uTP off), DHT/LSD/UPnP/NAT-PMP off, listen 127.0.0.1, connect_peer(seed) (test/interop/clients/lt_peer.py)`,
+    async version() {
+      const { stdout } = await run("/usr/bin/python3", [
+        "-c",
+        "import libtorrent; print(libtorrent.__version__)",
+      ]);
+      return stdout.trim();
+    },
+    async download(ctx) {
+      const t0 = performance.now();
+      let sampler: ProcSampler | undefined;
+      const lt = await startLibtorrentLeecher({
+        torrent: ctx.payload.torrent,
+        saveDir: ctx.saveDir,
+        peers: [ctx.seed],
+        workDir: ctx.workDir,
+        timeoutMs: ctx.timeoutMs,
+        name: "lt-leech",
+        settings,
+      });
+      try {
+        sampler = new ProcSampler(lt.process.pid, progressOf(ctx), 50, t0);
+        await lt.done;
+        return result(name, t0, sampler, ctx.payload.length);
+      } finally {
+        sampler?.stop();
+        await lt.stop();
+      }
+    },
+  };
+}
+
+export const libtorrent = libtorrentDownloader();
 
 // --- aria2 ------------------------------------------------------------------------------------
 

@@ -13,7 +13,13 @@ import {
   startLibtorrentLeecher,
   startLibtorrentSeed,
 } from "../../test/interop/clients/index.js";
-import { type Downloader, libtorrent, tessera, tesseraNodeArgs } from "../clients/downloaders.js";
+import {
+  type Downloader,
+  libtorrent,
+  libtorrentDownloader,
+  tessera,
+  tesseraNodeArgs,
+} from "../clients/downloaders.js";
 import { JsonProcess } from "../lib/json-process.js";
 import { ensurePayload, type Payload } from "../lib/payload.js";
 import { ProcSampler, readProc } from "../lib/proc.js";
@@ -33,6 +39,15 @@ import {
 import { LT_SEED_CONFIG } from "./download.js";
 
 const TESSERA_SEED_CONFIG = "tessera seed <torrent> DIR --port FREE --json (defaults)";
+
+/**
+ * Diagnostic leecher for (d): libtorrent's defaults but no MSE/PE on outgoing connections. At its
+ * defaults libtorrent first dials with an encrypted handshake; Tessera has no MSE yet and closes
+ * that connection, and libtorrent dials again in plaintext a second later.
+ */
+const ltPlaintext = libtorrentDownloader("libtorrent (out_enc_policy=disabled)", {
+  out_enc_policy: 2,
+});
 
 interface SeedHandle {
   name: string;
@@ -132,6 +147,7 @@ export async function seedScenario(o: {
     seeds.push(s);
     pairs.push([s, libtorrent]);
   }
+  pairs.push([seeds[0]!, ltPlaintext], [seeds[1]!, ltPlaintext]);
   const runs: PairRun[] = [];
   const failures: string[] = [];
   try {
@@ -244,6 +260,7 @@ export async function seedScenario(o: {
     ],
     notes: [
       "Seed peak RSS is the seed's lifetime VmHWM; libtorrent's counts its memory-mapped file pages. Seed CPU s is the seed's CPU during that download.",
+      "The libtorrent (out_enc_policy=disabled) rows are a diagnostic, not the target: at its defaults libtorrent dials with an MSE/PE (encrypted) handshake first; Tessera has no MSE yet, closes that connection, and libtorrent retries in plaintext about 1 s later. Without encryption there is no retry.",
       ...failures.map((f) => `failed: ${f}`),
     ],
     chart: {
