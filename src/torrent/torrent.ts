@@ -70,6 +70,8 @@ export const SERVE_BATCH_BYTES = 256 * 1024;
  * before #serve reaches them (256 blocks = 4 MiB a peer; 8 unchoked peers fill the 32 MiB cache).
  */
 const READ_AHEAD_SCAN = 256;
+/** See the keep-alive in #attach's onData: only chunks this small (no block data) get one. */
+const IDLE_ACK_MAX_CHUNK = 1024;
 /** Dials started per tick. */
 const DIALS_PER_TICK = 10;
 /** Candidate peers remembered (peers from trackers and PEX beyond this are ignored). */
@@ -426,17 +428,21 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#transports.set(key, t);
     t.onData = (chunk) => {
       const now = this.#now();
+      const uploaded = this.#uploaded;
       peer.receive(chunk, now);
-      // Uploading to this peer and its queue ran dry: it may be holding its next requests back
-      // until we acknowledge what it just sent (Nagle's algorithm on its side, e.g. libtorrent;
-      // delayed ACK on ours, ~40 ms on Linux, as we have no data to send). A keep-alive carries the
-      // ACK at once. Bench (d): these stalls took 2 s of a 3 s transfer to a libtorrent leecher.
+      // A peer we upload to sent a few small messages (HAVE, ...) and nothing for us to answer
+      // with data: it may hold its next requests back until we acknowledge those (Nagle's
+      // algorithm on its side, e.g. libtorrent; delayed ACK on ours, ~40 ms on Linux). A
+      // keep-alive carries the ACK at once. Bench (d): these stalls took 2 s of a 3 s transfer.
       if (
+        chunk.length < IDLE_ACK_MAX_CHUNK &&
+        this.#uploaded === uploaded &&
         peer.incoming.length === 0 &&
         !peer.amChoking &&
         peer.peerInterested &&
         !peer.closed &&
-        !t.congested
+        !t.congested &&
+        peer.uploadRate.rate(now) > 0
       ) {
         peer.sendKeepAlive(now);
       }
