@@ -10,6 +10,7 @@ import type { MagnetLink } from "../magnet/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
 import { dial, Listener } from "../net/listener.js";
 import { type Transport, tcpTransport } from "../net/transport.js";
+import type { PeerTimeouts } from "../peer/peer.js";
 import { makePeerId } from "../peer/peer-id.js";
 import { HashPool } from "../storage/hash-pool.js";
 import { TypedEmitter } from "../torrent/events.js";
@@ -28,6 +29,14 @@ export const DEFAULT_PORTS = [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 68
 /** Connections across all torrents. */
 export const DEFAULT_MAX_CONNECTIONS = 400;
 
+/** Every timeout of a session's connections (ms); see `DEFAULT_PEER_TIMEOUTS` for the peer's. */
+export interface SessionTimeouts extends PeerTimeouts {
+  /** An incoming connection must name its torrent (48 bytes of handshake) within this; 10 s. */
+  incomingHandshakeMs: number;
+  /** A dial gives up after this; 10 s. */
+  connectMs: number;
+}
+
 export interface SessionOptions {
   /** Listen port; 0 for any free port; default 6881–6889, else any free port. */
   port?: number;
@@ -38,6 +47,8 @@ export interface SessionOptions {
   hashThreads?: number;
   /** Announce timing bounds (seconds); defaults as documented in `tracker/announcer.ts`. */
   trackerPolicy?: Partial<IntervalPolicy>;
+  /** Timeout overrides (tests use short ones); the defaults suit real networks. */
+  timeouts?: Partial<SessionTimeouts>;
 }
 
 export interface AddTorrentOptions {
@@ -84,6 +95,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #trackers = new Map<string, TorrentTrackers>();
   readonly #phases = new Map<string, MetadataPhase>();
   readonly #trackerPolicy: Partial<IntervalPolicy> | undefined;
+  readonly #timeouts: Partial<SessionTimeouts> | undefined;
   /** Our own addresses, so trackers handing us back to ourselves cost no dial. */
   readonly #ownHosts: Set<string>;
   #connections = 0;
@@ -105,6 +117,7 @@ export class Session extends TypedEmitter<SessionEvents> {
           : { ipv4: fam === 4, ipv6: fam === 6 },
     });
     this.#trackerPolicy = o.trackerPolicy;
+    this.#timeouts = o.timeouts;
     this.#ownHosts = new Set(["127.0.0.1", "::1", "::", "0.0.0.0"]);
     for (const list of Object.values(networkInterfaces()))
       for (const a of list ?? []) this.#ownHosts.add(a.address.toLowerCase());
@@ -123,6 +136,9 @@ export class Session extends TypedEmitter<SessionEvents> {
         listener = await Listener.listen({
           port,
           ...(o.host !== undefined ? { host: o.host } : {}),
+          ...(o.timeouts?.incomingHandshakeMs !== undefined
+            ? { handshakeTimeoutMs: o.timeouts.incomingHandshakeMs }
+            : {}),
           route,
         });
         break;
@@ -172,6 +188,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       ...(o.select ? { select: o.select } : {}),
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.uploadSlots !== undefined ? { uploadSlots: o.uploadSlots } : {}),
+      ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
     });
     this.#torrents.set(meta.infoHashHex, t);
     this.emit("torrent-added", t);
@@ -223,6 +240,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       isSelf: (a) => this.#isSelf(a),
       trackers: tiers,
       webSeeds: [...link.webSeeds],
+      ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
     });
     this.#phases.set(hex, phase);
     phase.addPeers([...link.peers, ...(o.peers ?? [])], true);
@@ -307,7 +325,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       throw new SessionError("SESSION_LIMIT", "connection limit reached");
     this.#connections++;
     try {
-      const socket = await dial(addr.host, addr.port);
+      const socket = await dial(addr.host, addr.port, this.#timeouts?.connectMs);
       socket.once("close", () => this.#connections--);
       return tcpTransport(socket);
     } catch (e) {

@@ -25,7 +25,13 @@ import {
 import { MetainfoError, parseInfo, type TorrentMeta } from "../metainfo/index.js";
 import type { Transport } from "../net/transport.js";
 import { formatAddress } from "../net/transport.js";
-import { type CloseReason, describeClose, Peer, type PeerHost } from "../peer/peer.js";
+import {
+  type CloseReason,
+  describeClose,
+  Peer,
+  type PeerHost,
+  type PeerTimeouts,
+} from "../peer/peer.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
 import { Bitfield } from "../util/bitfield.js";
@@ -49,6 +55,8 @@ export interface MetadataPhaseOptions {
   trackers?: string[][];
   webSeeds?: string[];
   maxPeers?: number;
+  /** Peer timeout overrides (tests). */
+  peerTimeouts?: Partial<PeerTimeouts>;
   now?: () => number;
 }
 
@@ -222,6 +230,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
         send: (chunks) => void t.write(chunks),
         disconnect: () => t.close(),
         address: formatAddress(t.remoteAddress, t.remotePort),
+        ...(this.#o.peerTimeouts ? { timeouts: this.#o.peerTimeouts } : {}),
       },
       this,
     );

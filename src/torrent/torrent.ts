@@ -31,6 +31,7 @@ import {
   type IncomingRequest,
   Peer,
   type PeerHost,
+  type PeerTimeouts,
 } from "../peer/peer.js";
 import type { HashPool } from "../storage/hash-pool.js";
 import { TorrentStorage } from "../storage/storage.js";
@@ -82,6 +83,8 @@ export interface TorrentStats {
   uploadRate: number;
   peers: number;
   seeds: number;
+  /** Requests to peers that timed out and went back to the picker (stalled or slow peers). */
+  requestsTimedOut: number;
 }
 
 export interface TorrentEvents {
@@ -118,6 +121,8 @@ export interface TorrentOptions {
   listenPort?: number;
   /** Addresses that are ourselves (PEX may hand them to us). */
   isSelf?: (addr: PeerAddress) => boolean;
+  /** Peer timeout overrides (tests). */
+  peerTimeouts?: Partial<PeerTimeouts>;
   now?: () => number;
   random?: () => number;
 }
@@ -169,6 +174,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #optimisticState: unknown;
   #downloaded = 0;
   #uploaded = 0;
+  #requestsTimedOut = 0;
   #haveBytes = 0;
   #wantedBytes = 0;
   #piecesWanted = 0;
@@ -310,6 +316,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       uploadRate: up,
       peers: [...this.#peers.values()].filter((p) => p.handshaken).length,
       seeds,
+      requestsTimedOut: this.#requestsTimedOut,
     };
   }
 
@@ -407,6 +414,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         send: (chunks) => void t.write(chunks),
         disconnect: () => t.close(),
         address,
+        ...(this.#o.peerTimeouts ? { timeouts: this.#o.peerTimeouts } : {}),
       },
       this,
     );
@@ -515,6 +523,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   onRequestTimeout(peer: Peer, keys: number[]): void {
+    this.#requestsTimedOut += keys.length;
     for (const k of keys) {
       const { index, begin } = peer.blockOf(k);
       this.picker.onRequestCancelled(peer.key, index, begin);
@@ -523,7 +532,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   onRejected(peer: Peer, keys: number[]): void {
-    this.onRequestTimeout(peer, keys);
+    for (const k of keys) {
+      const { index, begin } = peer.blockOf(k);
+      this.picker.onRequestCancelled(peer.key, index, begin);
+    }
+    this.#refillAll();
   }
 
   onExtended(peer: Peer, msg: ExtMessage): void {
@@ -670,6 +683,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       rttMs: 50,
       blockSize: 16384,
       reqq: peer.remoteReqq ?? 250,
+      // One request at a time to a peer whose requests time out (libtorrent's snub).
+      snubbed: peer.snubbed(now),
     });
     const room = target - peer.requests.size;
     // Hysteresis: top the queue up in batches, not one request (one socket write) per block.
