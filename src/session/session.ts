@@ -35,6 +35,8 @@ export interface SessionTimeouts extends PeerTimeouts {
   incomingHandshakeMs: number;
   /** A dial gives up after this; 10 s. */
   connectMs: number;
+  /** A peer with nothing to exchange this long may be closed to make room; 30 s. */
+  uselessPeerMs: number;
 }
 
 export interface SessionOptions {
@@ -189,6 +191,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.uploadSlots !== undefined ? { uploadSlots: o.uploadSlots } : {}),
       ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
+      ...(this.#timeouts?.uselessPeerMs !== undefined
+        ? { uselessPeerMs: this.#timeouts.uselessPeerMs }
+        : {}),
     });
     this.#torrents.set(meta.infoHashHex, t);
     this.emit("torrent-added", t);

@@ -57,6 +57,14 @@ import { SmartBan } from "./smart-ban.js";
 export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
 /** Peers per torrent. */
 export const DEFAULT_MAX_PEERS = 80;
+/** Incoming connections accepted beyond `maxPeers` (dials never go past it). */
+export const INCOMING_SLACK = 10;
+/**
+ * A peer connected this long with nothing to exchange (neither side interested, no requests)
+ * may be closed to make room when the torrent is full: for a dial while downloading, or for an
+ * incoming connection.
+ */
+export const USELESS_PEER_MS = 30_000;
 /** Upload slots (unchoked peers), optimistic one included. */
 export const DEFAULT_UPLOAD_SLOTS = 8;
 export const CHOKE_INTERVAL_MS = 10_000;
@@ -123,6 +131,8 @@ export interface TorrentOptions {
   isSelf?: (addr: PeerAddress) => boolean;
   /** Peer timeout overrides (tests). */
   peerTimeouts?: Partial<PeerTimeouts>;
+  /** Default {@link USELESS_PEER_MS}. */
+  uselessPeerMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -341,10 +351,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     const now = this.#now();
     let started = 0;
     for (const [k, c] of this.#candidates) {
-      if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
+      if (started >= DIALS_PER_TICK) break;
+      const full = this.#peers.size + this.#dialing >= max;
+      if (full && this.state !== "downloading") break;
       if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
       // Seeds don't dial peers known to be seeds: they have nothing to exchange.
       if (this.#isDone() && c.seed) continue;
+      // A download does not let idle peers keep a candidate out forever.
+      if (full && !this.#makeRoom(max, now)) break;
       c.connected = true;
       started++;
       this.#dialing++;
@@ -374,11 +388,42 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       this.#candidates.delete(formatAddress(c.addr.host, c.addr.port));
   }
 
-  /** Attach a transport (dialled by us, or routed to us by the session's listener). */
+  /**
+   * Close peers connected for a while with nothing to exchange (neither side interested, no
+   * requests either way), oldest first, until fewer than `limit` connections are open or dialling.
+   * Without it, peers that keep their connections alive and do nothing could hold every slot.
+   */
+  #makeRoom(limit: number, now: number): boolean {
+    const grace = this.#o.uselessPeerMs ?? USELESS_PEER_MS;
+    const useless = [...this.#peers.values()]
+      .filter(
+        (p) =>
+          !p.amInterested &&
+          !p.peerInterested &&
+          p.requests.size === 0 &&
+          p.incoming.length === 0 &&
+          now - p.connectedAt >= grace,
+      )
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+    for (const p of useless) {
+      if (this.#peers.size + this.#dialing < limit) break;
+      p.close({ kind: "local", message: "replaced: nothing to exchange" });
+    }
+    return this.#peers.size + this.#dialing < limit;
+  }
+
+  /**
+   * Attach a transport (dialled by us, or routed to us by the session's listener). A dial was
+   * counted against `maxPeers` when it started, so only incoming connections are refused for
+   * room: they count the dials in flight, so a burst of them cannot take a dialled peer's place.
+   */
   attach(t: Transport, outgoing: boolean, candidateKey?: string): void {
+    const limit = (this.#o.maxPeers ?? DEFAULT_MAX_PEERS) + INCOMING_SLACK;
     if (
       this.#banned.has(t.remoteAddress) ||
-      this.#peers.size >= (this.#o.maxPeers ?? DEFAULT_MAX_PEERS) + (outgoing ? 0 : 10)
+      (!outgoing &&
+        this.#peers.size + this.#dialing >= limit &&
+        !this.#makeRoom(limit, this.#now()))
     ) {
       t.close();
       if (candidateKey) {
