@@ -569,8 +569,7 @@ export class Peer {
    */
   snubbed(now: number): boolean {
     return (
-      this.#timedOut ||
-      (this.requests.size > 0 && now - this.lastBlockAt > this.#timeouts.snubMs)
+      this.#timedOut || (this.requests.size > 0 && now - this.lastBlockAt > this.#timeouts.snubMs)
     );
   }
 

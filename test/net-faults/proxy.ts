@@ -179,7 +179,10 @@ export class ProxyConnection {
       s.on("error", () => {});
       s.on("close", () => this.close());
     }
-    this.#pipes.push(new Pipe(upstream, client, this, true), new Pipe(client, upstream, this, false));
+    this.#pipes.push(
+      new Pipe(upstream, client, this, true),
+      new Pipe(client, upstream, this, false),
+    );
     if (faults.resetAfterMs !== undefined) {
       this.#resetTimer = setTimeout(() => this.act("reset"), faults.resetAfterMs);
     }
@@ -290,7 +293,10 @@ export class FaultProxy {
 
   on(event: "connection" | FaultAction, fn: Listener): void {
     let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
     set.add(fn);
   }
 
