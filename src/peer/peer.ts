@@ -69,9 +69,13 @@ export const MAX_INCOMING_REQUESTS_WITH_REQQ = 2 * ADVERTISED_REQQ;
 export const HANDSHAKE_TIMEOUT_MS = 20_000;
 /** Send a keep-alive after this long without sending anything. */
 export const KEEPALIVE_INTERVAL_MS = 60_000;
-/** Drop the peer after this long without receiving anything (keep-alives included). */
+/** Drop the peer after this long without a whole message (keep-alives count; trickled bytes not). */
 export const IDLE_TIMEOUT_MS = 150_000;
-/** A request unanswered this long while unchoked times out (the block is picked again). */
+/**
+ * A request times out (its block is picked again) when it is unanswered this long while unchoked
+ * and no block came from the peer either in that time: a peer still delivering from a deep queue
+ * does not time out, a stalled one does (libtorrent measures from the last piece too).
+ */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** No block for this long while we have requests out: the peer is snubbed. */
 export const SNUB_TIMEOUT_MS = 60_000;
@@ -546,7 +550,7 @@ export class Peer {
     if (this.requests.size > 0 && !this.peerChoking) {
       let expired: number[] | undefined;
       for (const [key, at] of this.requests) {
-        if (now - at > t.requestMs) {
+        if (now - Math.max(at, this.lastBlockAt) > t.requestMs) {
           expired ??= [];
           expired.push(key);
         }
