@@ -117,7 +117,7 @@ describe("network faults", { timeout: 150_000 }, () => {
     const rnd = prng(7);
     const resetting = (): Faults => ({
       latencyMs: 10,
-      resetAfterBytes: Math.floor(512 * KIB + rnd() * 1536 * KIB),
+      resetAfterBytes: Math.floor(MIB + rnd() * 2 * MIB),
     });
     const proxies = await seedsBehind([resetting, resetting, resetting]);
     const { seconds } = await download("resets", proxies);

@@ -47,7 +47,8 @@ export interface ProxyStats {
 
 interface Slice {
   data?: Buffer;
-  action?: FaultAction;
+  /** A fault, or "end": the source closed its side (FIN), forwarded after the data before it. */
+  action?: FaultAction | "end";
   at: number;
 }
 
@@ -69,6 +70,11 @@ class Pipe {
     readonly down: boolean,
   ) {
     src.on("data", (chunk: Buffer) => this.#onData(chunk));
+    src.on("end", () => {
+      if (this.conn.state !== "open" || this.#ended) return;
+      this.#ended = true;
+      this.#enqueue({ action: "end", at: 0 });
+    });
     dst.on("drain", () => this.#maybeResume());
   }
 
@@ -138,6 +144,10 @@ class Pipe {
         this.conn.count(this.down, s.data.length);
         this.dst.write(s.data);
       }
+      if (s.action === "end") {
+        this.dst.end();
+        return;
+      }
       if (s.action) {
         this.conn.act(s.action);
         return;
@@ -177,7 +187,12 @@ export class ProxyConnection {
     for (const s of [client, upstream]) {
       s.setNoDelay(true);
       s.on("error", () => {});
-      s.on("close", () => this.close());
+      // A reset on one side resets the other; a clean end travels through the pipe (FIN after
+      // the data queued before it), and the connection is over once both sockets are closed.
+      s.on("close", (hadError) => {
+        if (hadError && this.state === "open") this.act("reset", false);
+        else if (client.destroyed && upstream.destroyed) this.close();
+      });
     }
     this.#pipes.push(
       new Pipe(upstream, client, this, true),
@@ -194,8 +209,8 @@ export class ProxyConnection {
     else this.proxy.stats.bytesUp += n;
   }
 
-  /** Apply a fault now. */
-  act(a: FaultAction): void {
+  /** Apply a fault now (`injected` false: passing on a reset that came from one side). */
+  act(a: FaultAction, injected = true): void {
     if (this.state !== "open") return;
     const stats = this.proxy.stats;
     for (const p of this.#pipes) p.stop();
@@ -209,7 +224,7 @@ export class ProxyConnection {
     }
     this.state = "closed";
     if (a === "reset") {
-      stats.resets++;
+      if (injected) stats.resets++;
       this.client.resetAndDestroy();
       this.upstream.resetAndDestroy();
     } else {
@@ -261,7 +276,7 @@ export class FaultProxy {
     faults: Faults | ((index: number) => Faults),
     host = "127.0.0.1",
   ): Promise<FaultProxy> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: true });
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true });
     const p = new FaultProxy(server, host, typeof faults === "function" ? faults : () => faults);
     server.on("connection", (client) => p.#accept(client, upstream));
     await new Promise<void>((resolve, reject) => {
@@ -274,7 +289,12 @@ export class FaultProxy {
   #accept(client: net.Socket, upstream: { host: string; port: number }): void {
     const index = this.stats.connections++;
     client.on("error", () => {});
-    const up = net.connect({ host: upstream.host, port: upstream.port, noDelay: true });
+    const up = net.connect({
+      host: upstream.host,
+      port: upstream.port,
+      noDelay: true,
+      allowHalfOpen: true,
+    });
     up.on("error", () => client.destroy());
     up.once("connect", () => {
       if (client.destroyed) {
