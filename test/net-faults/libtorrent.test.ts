@@ -17,7 +17,7 @@ import {
 } from "../interop/clients/index.js";
 import { type Fixture, KIB, MIB, MID_LAYOUT, makeFixture } from "../interop/engine-fixtures.js";
 import { addressOf, recordEvents, withTimeout } from "../swarm/helpers.js";
-import { type Faults, FaultProxy } from "./proxy.js";
+import { FaultProxy, type Faults } from "./proxy.js";
 
 const LEECHER: Partial<SessionTimeouts> = { requestMs: 2_000, snubMs: 3_000, connectMs: 3_000 };
 
@@ -55,7 +55,11 @@ describe("network faults with a libtorrent seed", { timeout: 90_000 }, () => {
       i === 0
         ? { latencyMs: 100, jitterMs: 100, resetAfterBytes: 3 * MIB + 777 }
         : { latencyMs: 100, jitterMs: 100 };
-    const ltProxy = await FaultProxy.listen({ host: lt.host, port: lt.port }, ltFaults, "127.0.0.2");
+    const ltProxy = await FaultProxy.listen(
+      { host: lt.host, port: lt.port },
+      ltFaults,
+      "127.0.0.2",
+    );
     const stallProxy = await FaultProxy.listen(
       addressOf(seed),
       { latencyMs: 5, stallAfterBytes: 300 * KIB },
