@@ -246,6 +246,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       trackers: tiers,
       webSeeds: [...link.webSeeds],
       ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
+      ...(this.#timeouts?.uselessPeerMs !== undefined
+        ? { uselessPeerMs: this.#timeouts.uselessPeerMs }
+        : {}),
     });
     this.#phases.set(hex, phase);
     phase.addPeers([...link.peers, ...(o.peers ?? [])], true);

@@ -41,6 +41,10 @@ import { TypedEmitter } from "./events.js";
 
 /** Connections kept open while fetching metadata. */
 export const METADATA_MAX_PEERS = 30;
+/** Incoming connections accepted beyond `maxPeers`. */
+const INCOMING_SLACK = 5;
+/** A peer that has not offered the metadata within this may be closed to make room. */
+export const NON_SOURCE_PEER_MS = 30_000;
 const DIALS_PER_TICK = 10;
 
 export interface MetadataPhaseOptions {
@@ -57,6 +61,8 @@ export interface MetadataPhaseOptions {
   maxPeers?: number;
   /** Peer timeout overrides (tests). */
   peerTimeouts?: Partial<PeerTimeouts>;
+  /** Default {@link NON_SOURCE_PEER_MS}. */
+  uselessPeerMs?: number;
   now?: () => number;
 }
 
@@ -164,8 +170,10 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
     const now = this.#now();
     let started = 0;
     for (const [k, c] of this.#candidates) {
-      if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
+      if (started >= DIALS_PER_TICK) break;
       if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
+      // Peers that never offered the metadata do not keep a candidate out forever.
+      if (this.#peers.size + this.#dialing >= max && !this.#makeRoom(max, now)) break;
       c.connected = true;
       started++;
       this.#dialing++;
@@ -196,13 +204,34 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
       this.#candidates.delete(formatAddress(c.addr.host, c.addr.port));
   }
 
-  /** A connection (dialled, or routed to us by info-hash). */
+  /**
+   * Close peers connected for a while that do not offer the metadata, oldest first, until fewer
+   * than `limit` connections are open or dialling.
+   */
+  #makeRoom(limit: number, now: number): boolean {
+    const grace = this.#o.uselessPeerMs ?? NON_SOURCE_PEER_MS;
+    const useless = [...this.#peers.values()]
+      .filter((p) => !this.#sources.has(p.key) && now - p.connectedAt >= grace)
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+    for (const p of useless) {
+      if (this.#peers.size + this.#dialing < limit) break;
+      p.close({ kind: "local", message: "replaced: does not offer the metadata" });
+    }
+    return this.#peers.size + this.#dialing < limit;
+  }
+
+  /**
+   * A connection (dialled, or routed to us by info-hash). Dials were counted against `maxPeers`
+   * when they started, so only incoming connections are refused for room, counting the dials.
+   */
   attach(t: Transport, outgoing: boolean, candidateKey?: string): void {
-    const max = this.#o.maxPeers ?? METADATA_MAX_PEERS;
+    const limit = (this.#o.maxPeers ?? METADATA_MAX_PEERS) + INCOMING_SLACK;
     if (
       this.state !== "fetching" ||
       this.#banned.has(t.remoteAddress) ||
-      this.#peers.size >= max + (outgoing ? 0 : 5)
+      (!outgoing &&
+        this.#peers.size + this.#dialing >= limit &&
+        !this.#makeRoom(limit, this.#now()))
     ) {
       t.close();
       if (candidateKey) {
