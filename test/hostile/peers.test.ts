@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { allowedFastSet } from "../../src/ext/index.js";
+import { parseMagnet } from "../../src/magnet/index.js";
 import { ADVERTISED_REQQ, MAX_INCOMING_REQUESTS_WITH_REQQ } from "../../src/peer/peer.js";
 import type { Session } from "../../src/session/session.js";
 import { DEFAULT_MAX_PEERS, INCOMING_SLACK } from "../../src/torrent/torrent.js";
@@ -173,6 +174,45 @@ describe("hostile peers", { timeout: 120_000 }, () => {
     await sleep(100);
     const good = await RawPeer.connect(leecher.port, f.meta.infoHash, "127.0.0.99");
     good.close();
+  });
+
+  it("a magnet's metadata phase filled with idle connections still gets the metadata and completes", async (tc) => {
+    const seedSession = await seed();
+    const leecher = await session();
+    const phase = leecher.fetchMetadata(parseMagnet(`magnet:?xt=urn:btih:${f.meta.infoHashHex}`));
+    // 100 connections that handshake and then only send keep-alives (never an extension
+    // handshake, so never a metadata source) take every slot of the phase.
+    const conns: net.Socket[] = [];
+    cleanups.push(() => {
+      for (const c of conns) c.destroy();
+    });
+    let answered = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const s = await rawConnect(leecher.port, `127.0.0.${100 + (i % 20)}`);
+        conns.push(s);
+        s.once("data", () => answered++);
+        s.write(handshakeBytes(f.meta.infoHash, FAST_EXT));
+      }),
+    );
+    const keepAlive = setInterval(() => {
+      for (const c of conns) if (!c.destroyed) c.write(u32s(0));
+    }, 500);
+    cleanups.push(() => clearInterval(keepAlive));
+    await sleep(2_500);
+    const held = conns.filter((c) => !c.destroyed).length;
+    const started = performance.now();
+    phase.addPeers([addressOf(seedSession)], true);
+    const meta = await withTimeout(phase.meta, "the metadata beside idle connections", 15_000);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(meta.infoHashHex, f.meta.infoHashHex);
+    const dir = await f.newDir("magnet-flood");
+    const t = await leecher.add(meta, { downloadDir: dir, from: phase });
+    await withTimeout(t.done, "the download after the metadata");
+    assert.ok((await f.read(dir)).equals(f.data), "downloaded bytes differ");
+    tc.diagnostic(
+      `${answered} of 100 handshakes answered, ${held} held; metadata ${seconds.toFixed(1)} s after the seed was added`,
+    );
   });
 
   it("slowloris before, during and after the handshake is dropped; the download beside completes", async (tc) => {
