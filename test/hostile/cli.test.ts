@@ -168,8 +168,8 @@ describe("hostile peers against the CLI", { timeout: 120_000 }, () => {
       // Requests while choked (rejects) from a peer that never reads: 16 MiB of them.
       const noReader = await attack("127.0.0.76", buildReserved(["fast"]));
       noReader.socket.pause();
-      const piece0 = u32s(13).toString("hex") + "06" + u32s(0, 0, BLOCK).toString("hex");
-      const batch = Buffer.from(piece0.repeat(4096), "hex");
+      const request = Buffer.concat([u32s(13), Buffer.from([Id.request]), u32s(0, 0, BLOCK)]);
+      const batch = Buffer.concat(Array.from({ length: 4096 }, () => request));
       void (async () => {
         for (let sent = 0; sent < 16 * MIB && !noReader.closed; sent += batch.length) {
           if (!noReader.socket.write(batch))
