@@ -24,6 +24,8 @@ Options:
       --select LIST    only these files: 0-based indices and ranges, e.g. 0,2,5-7
                        (the order 'tessera info' lists them in)
       --seed           keep seeding after the download completes, until SIGINT/SIGTERM
+      --disk-wait S    on a disk error (disk full, read-only, permissions) keep uploading and
+                       retry writing for S seconds before giving up with exit 1 (default 60)
       --json           one JSON event per line on stdout (see README)
   -h, --help`;
 
@@ -37,6 +39,7 @@ Options:
       --peer HOST:PORT connect to this peer (repeatable)
       --tracker URL    announce to this tracker too (repeatable)
       --no-trackers    do not announce to the torrent's own trackers
+      --disk-wait S    on a disk error, retry writing for S seconds before exit 1 (default 60)
       --json           one JSON event per line on stdout
   -h, --help`;
 
@@ -51,6 +54,16 @@ interface RunOptions {
   seed: boolean;
   json: boolean;
   mode: "download" | "seed";
+  /** Seconds a storage error may last before the command gives up. */
+  diskWait: number;
+}
+
+export const DEFAULT_DISK_WAIT_S = 60;
+
+function parseDiskWait(s: string | undefined): number {
+  if (s === undefined) return DEFAULT_DISK_WAIT_S;
+  if (!/^\d+(\.\d+)?$/.test(s)) throw new UsageError(`--disk-wait ${s}: not a number of seconds`);
+  return Number(s);
 }
 
 function parsePeers(list: string[] | undefined): PeerAddress[] {
@@ -91,6 +104,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
       port: { type: "string" },
       select: { type: "string" },
       seed: { type: "boolean" },
+      "disk-wait": { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -113,6 +127,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     seed: values.seed ?? false,
     json: values.json ?? false,
     mode: "download",
+    diskWait: parseDiskWait(values["disk-wait"]),
   });
 }
 
@@ -125,6 +140,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
       tracker: { type: "string", multiple: true },
       "no-trackers": { type: "boolean" },
       port: { type: "string" },
+      "disk-wait": { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -145,6 +161,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
     seed: true,
     json: values.json ?? false,
     mode: "seed",
+    diskWait: parseDiskWait(values["disk-wait"]),
   });
 }
 
@@ -266,6 +283,25 @@ async function run(o: RunOptions): Promise<number> {
       return EXIT.INTERRUPTED;
     }
     const ticker = setInterval(() => out.progress(torrent.stats()), out.interval);
+    // A storage error that lasts longer than --disk-wait ends the command (exit 1).
+    let diskTimer: NodeJS.Timeout | undefined;
+    let resolveDiskGiveUp!: (e: Error) => void;
+    const diskGiveUp = new Promise<Error>((r) => {
+      resolveDiskGiveUp = r;
+    });
+    torrent.on("storage-error", (e) => {
+      diskTimer ??= setTimeout(
+        () =>
+          resolveDiskGiveUp(
+            new Error(`${e.message}; still failing after ${o.diskWait} s (--disk-wait), giving up`),
+          ),
+        o.diskWait * 1000,
+      );
+    });
+    torrent.on("storage-recovered", () => {
+      clearTimeout(diskTimer);
+      diskTimer = undefined;
+    });
     try {
       const result = await Promise.race([
         torrent.done.then(
@@ -273,6 +309,7 @@ async function run(o: RunOptions): Promise<number> {
           (e: Error) => e,
         ),
         signalled.then(() => "signal" as const),
+        diskGiveUp,
       ]);
       if (result instanceof Error) {
         out.progress(torrent.stats());
@@ -292,6 +329,7 @@ async function run(o: RunOptions): Promise<number> {
       return EXIT.INTERRUPTED;
     } finally {
       clearInterval(ticker);
+      clearTimeout(diskTimer);
       out.finish();
     }
   } finally {
@@ -317,9 +355,30 @@ function wirePhaseEvents(p: MetadataPhase, out: Output): void {
 }
 
 function wireEvents(t: Torrent, out: Output): void {
-  t.on("checked", (have) =>
-    out.event({ event: "checked", havePieces: have, pieces: t.meta.pieceCount }),
+  t.on("checked", (have, info) =>
+    out.event({
+      event: "checked",
+      havePieces: have,
+      pieces: t.meta.pieceCount,
+      source: info.source,
+      checkedPieces: info.checkedPieces,
+    }),
   );
+  t.on("warning", (message) => out.event({ event: "warning", message }, true));
+  t.on("storage-error", (e, retryInMs) =>
+    out.event(
+      {
+        event: "error",
+        message: e.message,
+        code: e.code,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        ...(e.path !== undefined ? { path: e.path } : {}),
+        retryIn: Math.round(retryInMs / 1000),
+      },
+      true,
+    ),
+  );
+  t.on("storage-recovered", () => out.event({ event: "recovered" }, true));
   t.on("peer-connected", (address, id, features) =>
     out.event({ event: "peer-connected", address, client: id, features }),
   );
@@ -465,7 +524,7 @@ class PlainOutput implements Output {
   }
   progress(s: TorrentStats): void {
     process.stderr.write(
-      `${pct(s).toFixed(1)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)} down ${formatBytes(s.downloadRate)}/s up ${formatBytes(s.uploadRate)}/s peers ${s.peers} eta ${eta(s)}\n`,
+      `${s.state === "error" ? "[disk error, retrying] " : ""}${pct(s).toFixed(1)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)} down ${formatBytes(s.downloadRate)}/s up ${formatBytes(s.uploadRate)}/s peers ${s.peers} eta ${eta(s)}\n`,
     );
   }
   done(s: TorrentStats): void {
@@ -513,7 +572,7 @@ class TtyOutput implements Output {
     const p = pct(s);
     const filled = Math.round((p / 100) * width);
     const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
-    const line = `[${bar}] ${p.toFixed(1).padStart(5)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)}  down ${formatBytes(s.downloadRate)}/s  up ${formatBytes(s.uploadRate)}/s  peers ${s.peers}  eta ${eta(s)}`;
+    const line = `${s.state === "error" ? "[disk error, retrying] " : ""}[${bar}] ${p.toFixed(1).padStart(5)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)}  down ${formatBytes(s.downloadRate)}/s  up ${formatBytes(s.uploadRate)}/s  peers ${s.peers}  eta ${eta(s)}`;
     process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
     this.#drawn = true;
   }
