@@ -337,7 +337,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     const t = this.#torrents.get(hex);
     if (!t || this.#connections >= this.#maxConnections) return false;
-    if (t.state !== "downloading" && t.state !== "seeding") return false;
+    if (!t.active) return false;
     this.#connections++;
     socket.once("close", () => this.#connections--);
     t.attach(tcpTransport(socket, buffered), false);

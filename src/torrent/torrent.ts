@@ -281,6 +281,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     return this.state === "stopped";
   }
 
+  /** Running: downloading, seeding, or waiting out a storage error (still uploading). */
+  get active(): boolean {
+    return (
+      this.state === "downloading" ||
+      this.state === "seeding" ||
+      (this.state === "error" && !this.#fatal)
+    );
+  }
+
   get infoHashHex(): string {
     return this.meta.infoHashHex;
   }
@@ -1000,11 +1009,13 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       return;
     }
     if (this.state === "stopped" || this.#fatal) return;
+    // Writes failing while a retry is already scheduled change nothing: the retry decides.
+    if (this.state === "error" && this.#diskRetryAt > 0) return;
     this.#diskFailures++;
     const base = this.#o.diskRetryMs ?? DISK_RETRY_MS;
     const delay = Math.min(
       Math.max(base, DISK_RETRY_MAX_MS),
-      base * 2 ** Math.min(this.#diskFailures - 1, 10),
+      base * 2 ** Math.min(this.#diskFailures - 1, 16),
     );
     this.#diskRetryAt = this.#now() + delay;
     const fresh = this.state !== "error";
