@@ -20,12 +20,16 @@
  * `kind` is 0 for a wanted file, 1 padding, 2 skipped; size and mtime are -1 when the file did not
  * exist.
  *
- * Invariant of a saved file: `files` is measured first, then `pieces` is snapshot, then every file
- * written so far is datasynced, then the file is written (temp file, fsync, rename). So every
- * piece in `pieces` is durably on disk, and a file whose kind, size and mtime still match was not
- * written after it was measured: its pieces outside `pieces` were never completed. A file that
- * changed (written later, truncated, replaced, deleted, or wanted/skipped differently) has all its
- * pieces checked again.
+ * Invariant of a saved file: `files` is measured first, then `pieces` is snapshot (only pieces
+ * whose write completed), then the file is written (temp file, fsync, rename). So every piece in
+ * `pieces` was in the files (at least in the page cache, which survives a crash of the process)
+ * when they were measured, and a file whose kind, size and mtime still match was not written after
+ * that: its pieces outside `pieces` were never completed. A file that changed (written later,
+ * truncated, replaced, deleted, or wanted/skipped differently) has all its pieces checked again.
+ * Data files are not fsynced (as libtorrent and Transmission do not): after a power loss, a file
+ * whose data did not reach the disk normally shows an older size or mtime and is rechecked
+ * (file systems such as ext4 in its default data=ordered mode commit data before the metadata
+ * that points to it).
  */
 import { BDict, type BValue, decode, encode } from "../bencode/index.js";
 import { TesseraError } from "../errors.js";

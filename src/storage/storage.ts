@@ -481,6 +481,13 @@ export class TorrentStorage {
     });
   }
 
+  /** Resolves once the writes accepted so far have landed (in the page cache; no fsync). */
+  settle(): Promise<void> {
+    return this.#run(async () => {
+      await Promise.allSettled([...this.#writes]);
+    });
+  }
+
   /** Pieces that keep bytes of skipped files in the part file (null when no file is skipped). */
   get viaPartPieces(): Uint8Array | null {
     return this.#viaPart;

@@ -225,6 +225,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #resumeDirty = false;
   #lastResumeSave = 0;
   #savingResume: Promise<void> | undefined;
+  #lastResumeWarning = "";
   readonly #scratch: BlockRef[] = [];
   readonly done: Promise<void>;
   #resolveDone!: () => void;
@@ -435,7 +436,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     for (const p of [...this.#peers.values()])
       p.close({ kind: "local", message: "torrent stopped" });
     if (was !== "checking" && !this.#fatal) {
-      await this.storage.sync().catch(() => {});
+      await this.storage.settle().catch(() => {});
       await this.#savingResume?.catch(() => {});
       if (this.#resumeDirty) await this.#saveResume();
     }
@@ -449,8 +450,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
 
   /**
    * Save resume data now (also done every 30 s while pieces arrive, on completion and on stop).
-   * Files are measured first, then the verified pieces are snapshot and synced, then the file is
-   * replaced atomically: see storage/resume.ts for why that order is safe.
+   * Files are measured first, then the verified pieces are snapshot, then the file is replaced
+   * atomically: see storage/resume.ts for why that order is safe.
    */
   saveResume(): Promise<void> {
     return this.#saveResume();
@@ -464,7 +465,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         const states = await this.storage.fileStates();
         const have = this.picker.have.clone();
         this.#resumeDirty = false;
-        await this.storage.sync();
         await this.storage.writeResume(
           encodeResume({
             infoHash: this.meta.infoHash,
@@ -477,7 +477,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         );
       } catch (e) {
         this.#resumeDirty = true;
-        this.emit("warning", `resume data not saved: ${(e as Error).message}`);
+        // Said once (a read-only seed would otherwise repeat it every 30 s).
+        const message = `resume data not saved: ${(e as Error).message}`;
+        if (message !== this.#lastResumeWarning) this.emit("warning", message);
+        this.#lastResumeWarning = message;
       } finally {
         this.#lastResumeSave = this.#now();
         this.#savingResume = undefined;
@@ -1115,6 +1118,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #losePiece(index: number, reason: string): void {
     if (!this.picker.have.has(index)) return;
     this.picker.unsetHave(index);
+    this.#resumeDirty = true;
     if (this.#wantedPieces[index]) this.#haveBytes -= this.#pieceSize(index);
     const now = this.#now();
     const wasSeeding = this.state === "seeding";
