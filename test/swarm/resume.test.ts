@@ -4,7 +4,7 @@
  * is not ours is ignored in favour of a full recheck.
  */
 import assert from "node:assert/strict";
-import { open, readFile, writeFile } from "node:fs/promises";
+import { open, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BDict, decode, encode } from "../../src/bencode/index.js";
@@ -124,6 +124,21 @@ describe("resume data", { timeout: 90_000 }, () => {
     assert.equal(again.have, f.meta.pieceCount - 1);
     assert.ok(!again.t.picker.have.has(victim));
     await withTimeout(again.t.done, "the bad piece fetched again");
+    assert.ok((await f.read(dir)).equals(f.data));
+  });
+
+  it("a file deleted while the torrent was stopped: its pieces are missing, fetched again", async () => {
+    const dir = await f.newDir("deleted");
+    const s1 = await session();
+    const { t } = await addChecked(s1, f, dir, [seed]);
+    await withTimeout(t.done, "download");
+    await s1.close();
+    await rm(path.join(dir, f.meta.name));
+    const s2 = await session();
+    const again = await addChecked(s2, f, dir, [seed]);
+    assert.equal(again.info.source, "resume");
+    assert.equal(again.have, 0, "nothing is trusted of a file that is gone");
+    await withTimeout(again.t.done, "downloaded again");
     assert.ok((await f.read(dir)).equals(f.data));
   });
 
