@@ -1,6 +1,9 @@
 import { parseArgs } from "node:util";
-import type { TorrentMeta } from "../metainfo/index.js";
+import type { MagnetLink } from "../magnet/index.js";
+import { parseInfoBytes, type TorrentMeta } from "../metainfo/index.js";
 import { Session } from "../session/session.js";
+import { resumeInfo } from "../storage/resume.js";
+import { readResumeFile } from "../storage/storage.js";
 import type { MetadataPhase, MetadataPhaseStats } from "../torrent/metadata-phase.js";
 import { parseSelection, visibleFileCount } from "../torrent/selection.js";
 import type { Torrent, TorrentStats } from "../torrent/torrent.js";
@@ -201,7 +204,34 @@ async function run(o: RunOptions): Promise<number> {
   try {
     let meta: TorrentMeta;
     let from: MetadataPhase | undefined;
-    if (input.kind === "magnet") {
+    const cached = input.kind === "magnet" ? await metaFromResume(o.dir, input.magnet) : undefined;
+    if (input.kind === "magnet" && cached) {
+      // Restarted in the same directory: the resume data holds the metadata.
+      meta = o.noTrackers ? { ...cached, trackers: [] } : cached;
+      out.event({
+        event: "started",
+        mode: o.mode,
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        length: meta.length,
+        pieces: meta.pieceCount,
+        port: session.port,
+        dir: o.dir,
+        magnet: true,
+      });
+      out.event({
+        event: "metadata",
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        length: meta.length,
+        pieces: meta.pieceCount,
+        pieceLength: meta.pieceLength,
+        files: visibleFileCount(meta),
+        source: "resume",
+      });
+      o.peers = [...input.magnet.peers, ...o.peers];
+      if (o.select !== undefined) select = parseSelection(o.select, visibleFileCount(meta));
+    } else if (input.kind === "magnet") {
       const link = o.noTrackers ? { ...input.magnet, trackers: [] } : input.magnet;
       const phase = session.fetchMetadata(link, { peers: o.peers, trackers: o.trackers });
       out.event({
@@ -248,6 +278,7 @@ async function run(o: RunOptions): Promise<number> {
         pieces: meta.pieceCount,
         pieceLength: meta.pieceLength,
         files: visibleFileCount(meta),
+        source: "peers",
       });
       if (o.select !== undefined) select = parseSelection(o.select, visibleFileCount(meta));
     } else {
@@ -336,6 +367,24 @@ async function run(o: RunOptions): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await stop();
+  }
+}
+
+/** A magnet's metadata from resume data left in `dir` by an earlier run, if it is there and right. */
+async function metaFromResume(dir: string, link: MagnetLink): Promise<TorrentMeta | undefined> {
+  if (!link.infoHashV1) return undefined;
+  const bytes = await readResumeFile(dir, toHex(link.infoHashV1));
+  const info = bytes && resumeInfo(bytes, link.infoHashV1);
+  if (!info) return undefined;
+  try {
+    return {
+      ...parseInfoBytes(info),
+      trackers: link.trackers.map((u) => [u]),
+      webSeeds: [...link.webSeeds],
+      httpSeeds: [],
+    };
+  } catch {
+    return undefined; // it hashed right, so this cannot happen; fetch from peers then
   }
 }
 

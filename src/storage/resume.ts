@@ -14,6 +14,7 @@
  *   5:files     l l i<kind>e i<size>e i<mtime µs>e e ... e   (one per file of the torrent)
  *   5:parts     l i<size>e i<mtime µs>e e                      (optional: the part file)
  *   5:saved     i<ms since the epoch>e
+ *   4:info      <the info dictionary's bytes, optional: a magnet link restarts without peers>
  * e
  * ```
  *
@@ -31,6 +32,7 @@
  * (file systems such as ext4 in its default data=ordered mode commit data before the metadata
  * that points to it).
  */
+import { createHash } from "node:crypto";
 import { BDict, type BValue, decode, encode } from "../bencode/index.js";
 import { TesseraError } from "../errors.js";
 import { Bitfield } from "../util/bitfield.js";
@@ -58,6 +60,8 @@ export interface ResumeData {
   /** The part file's state, when the torrent has skipped files. */
   parts?: { size: number; mtimeUs: number };
   savedAt: number;
+  /** The torrent's info dictionary, exactly as hashed (its SHA-1 is the info-hash). */
+  info?: Uint8Array;
 }
 
 export class ResumeError extends TesseraError {}
@@ -71,6 +75,7 @@ export function encodeResume(r: ResumeData): Uint8Array {
     files: r.files.map((f) => [f.kind, f.size, f.mtimeUs]),
     parts: r.parts ? [r.parts.size, r.parts.mtimeUs] : undefined,
     saved: Math.floor(r.savedAt),
+    info: r.info,
   });
 }
 
@@ -130,7 +135,10 @@ export function decodeResume(bytes: Uint8Array, target: ResumeTarget): ResumeDat
     const pv = partsV as BValue[];
     parts = { size: int(pv[0], "parts size", -1), mtimeUs: int(pv[1], "parts mtime", -1) };
   }
+  const info = root.get("info");
+  if (info !== undefined && !(info instanceof Uint8Array)) fail("info is not a byte string");
   return {
+    ...(info ? { info: info as Uint8Array } : {}),
     infoHash: ih as Uint8Array,
     pieceCount,
     have: new Bitfield(pieceCount, pieces as Uint8Array),
@@ -138,6 +146,24 @@ export function decodeResume(bytes: Uint8Array, target: ResumeTarget): ResumeDat
     ...(parts ? { parts } : {}),
     savedAt: int(root.get("saved"), "saved", 0),
   };
+}
+
+/**
+ * The info dictionary kept in resume data, if it is there and hashes to `infoHash` (so a magnet
+ * link restarted in the same directory needs no peer for its metadata); null otherwise.
+ */
+export function resumeInfo(bytes: Uint8Array, infoHash: Uint8Array): Uint8Array | null {
+  let root: BValue;
+  try {
+    root = decode(bytes);
+  } catch {
+    return null;
+  }
+  if (!(root instanceof BDict)) return null;
+  const info = root.get("info");
+  if (!(info instanceof Uint8Array)) return null;
+  const digest = createHash("sha1").update(info).digest();
+  return Buffer.compare(digest, infoHash) === 0 ? info : null;
 }
 
 /** The layout facts the plan needs (a TorrentMeta has them). */

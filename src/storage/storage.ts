@@ -547,26 +547,7 @@ export class TorrentStorage {
     return this.#run(async () => {
       const root = await this.#getRoot(false);
       if (root === null) return null;
-      let fh: FileHandle;
-      try {
-        fh = await open(
-          this.#rootPrefix + this.#resumeName,
-          fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
-        );
-      } catch {
-        return null;
-      }
-      try {
-        const st = await fh.stat();
-        if (!st.isFile() || st.size > MAX_RESUME_BYTES) return null;
-        const buf = Buffer.allocUnsafe(st.size);
-        const { bytesRead } = await fh.read(buf, 0, st.size, 0);
-        return bytesRead === st.size ? buf : null;
-      } catch {
-        return null;
-      } finally {
-        await fh.close().catch(() => {});
-      }
+      return readRegularFile(this.#rootPrefix + this.#resumeName, MAX_RESUME_BYTES);
     });
   }
 
@@ -1009,6 +990,44 @@ export class TorrentStorage {
     });
     this.#partChain = next.catch(() => {});
     return next;
+  }
+}
+
+/**
+ * The bytes of `downloadDir/.<infoHashHex>.resume`, or null if there is none (or it is not a
+ * regular file reached without a symlink, or is larger than MAX_RESUME_BYTES). For a magnet link
+ * restarted in the same directory: the resume data holds the info dictionary.
+ */
+export async function readResumeFile(
+  downloadDir: string,
+  infoHashHex: string,
+): Promise<Uint8Array | null> {
+  let root: string;
+  try {
+    root = await realpath(path.resolve(downloadDir));
+  } catch {
+    return null;
+  }
+  return readRegularFile(path.join(root, `.${infoHashHex.toLowerCase()}.resume`), MAX_RESUME_BYTES);
+}
+
+async function readRegularFile(p: string, max: number): Promise<Uint8Array | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(p, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > max) return null;
+    const buf = Buffer.allocUnsafe(st.size);
+    const { bytesRead } = await fh.read(buf, 0, st.size, 0);
+    return bytesRead === st.size ? buf : null;
+  } catch {
+    return null;
+  } finally {
+    await fh.close().catch(() => {});
   }
 }
 

@@ -473,6 +473,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
             files: states.files,
             ...(states.parts ? { parts: states.parts } : {}),
             savedAt: Date.now(),
+            info: this.meta.infoBytes,
           }),
         );
       } catch (e) {

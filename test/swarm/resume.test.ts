@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { type BDict, decode, encode } from "../../src/bencode/index.js";
 import type { Session } from "../../src/session/session.js";
 import type { CheckInfo, Torrent } from "../../src/torrent/torrent.js";
+import { tessera } from "../cli/run.js";
 import {
   addressOf,
   closeAll,
@@ -139,6 +140,37 @@ describe("resume data", { timeout: 90_000 }, () => {
     assert.equal(again.info.source, "resume");
     assert.equal(again.have, 0, "nothing is trusted of a file that is gone");
     await withTimeout(again.t.done, "downloaded again");
+    assert.ok((await f.read(dir)).equals(f.data));
+  });
+
+  it("a magnet link restarted in the same directory takes its metadata from the resume data", async () => {
+    const dir = await f.newDir("magnet");
+    const magnet = `magnet:?xt=urn:btih:${f.meta.infoHashHex}&dn=x`;
+    const first = await tessera(
+      ["download", magnet, "-o", dir, "--peer", `127.0.0.1:${seed.port}`, "--port", "0", "--json"],
+      { timeout: 60_000 },
+    );
+    assert.equal(first.code, 0, first.stderr);
+    const events = (r: { stdout: string }) =>
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(events(first).find((e) => e.event === "metadata")?.source, "peers");
+    // No peer at all this time: the metadata and the data are both already here.
+    const again = await tessera(["download", magnet, "-o", dir, "--port", "0", "--json"], {
+      timeout: 30_000,
+    });
+    assert.equal(again.code, 0, again.stderr);
+    const ev = events(again);
+    const meta = ev.find((e) => e.event === "metadata");
+    assert.equal(meta?.source, "resume");
+    assert.equal(meta?.name, f.meta.name);
+    const checked = ev.find((e) => e.event === "checked");
+    assert.equal(checked?.source, "resume");
+    assert.equal(checked?.checkedPieces, 0);
+    assert.equal(checked?.havePieces, f.meta.pieceCount);
+    assert.ok(ev.some((e) => e.event === "done"));
     assert.ok((await f.read(dir)).equals(f.data));
   });
 
