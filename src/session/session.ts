@@ -15,7 +15,7 @@ import { makePeerId } from "../peer/peer-id.js";
 import { HashPool } from "../storage/hash-pool.js";
 import { TypedEmitter } from "../torrent/events.js";
 import { MetadataPhase } from "../torrent/metadata-phase.js";
-import { Torrent } from "../torrent/torrent.js";
+import { Torrent, type TorrentOptions } from "../torrent/torrent.js";
 import type { IntervalPolicy } from "../tracker/announcer.js";
 import { TrackerClient } from "../tracker/client.js";
 import { TorrentTrackers } from "../tracker/torrent-trackers.js";
@@ -71,6 +71,12 @@ export interface AddTorrentOptions {
    * trackers carry on (no second `started`).
    */
   from?: MetadataPhase;
+  /** Keep resume data in `downloadDir/.<infohash>.resume` (default true). */
+  resume?: boolean;
+  /** First retry after a storage error, ms (default 5 s, doubling up to 60 s). */
+  diskRetryMs?: number;
+  /** Makes the torrent's storage (tests inject disk faults with a TorrentStorage subclass). */
+  createStorage?: TorrentOptions["createStorage"];
 }
 
 export interface FetchMetadataOptions {
@@ -190,6 +196,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       ...(o.select ? { select: o.select } : {}),
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.uploadSlots !== undefined ? { uploadSlots: o.uploadSlots } : {}),
+      ...(o.resume !== undefined ? { resume: o.resume } : {}),
+      ...(o.diskRetryMs !== undefined ? { diskRetryMs: o.diskRetryMs } : {}),
+      ...(o.createStorage ? { createStorage: o.createStorage } : {}),
       ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
       ...(this.#timeouts?.uselessPeerMs !== undefined
         ? { uselessPeerMs: this.#timeouts.uselessPeerMs }
@@ -354,7 +363,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     const t = this.#torrents.get(hex);
     if (!t || this.#connections >= this.#maxConnections) return false;
-    if (t.state !== "downloading" && t.state !== "seeding") return false;
+    if (!t.active) return false;
     this.#connections++;
     socket.once("close", () => this.#connections--);
     t.attach(tcpTransport(socket, buffered), false);

@@ -8,7 +8,6 @@
  * peer convicted of sending metadata that fails the hash, or of breaking ut_metadata, is banned
  * for the rest of the phase; `meta` settles once, with metadata whose SHA-1 is the info-hash.
  */
-import { BDict, decode } from "../bencode/index.js";
 import {
   ExtensionRegistry,
   type ExtMessage,
@@ -22,7 +21,7 @@ import {
   UT_METADATA,
   UT_PEX,
 } from "../ext/index.js";
-import { MetainfoError, parseInfo, type TorrentMeta } from "../metainfo/index.js";
+import { MetainfoError, parseInfoBytes, type TorrentMeta } from "../metainfo/index.js";
 import type { Transport } from "../net/transport.js";
 import { formatAddress } from "../net/transport.js";
 import {
@@ -408,11 +407,8 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
   #finish(info: Uint8Array): void {
     let meta: TorrentMeta;
     try {
-      const dict = decode(info, { maxTokens: 3_000_000 });
-      if (!(dict instanceof BDict))
-        throw new MetainfoError("METAINFO_WRONG_TYPE", "info", "not a dictionary");
       meta = {
-        ...parseInfo(dict, info),
+        ...parseInfoBytes(info),
         trackers: this.#o.trackers ?? [],
         webSeeds: this.#o.webSeeds ?? [],
         httpSeeds: [],

@@ -33,11 +33,14 @@ import {
   type PeerHost,
   type PeerTimeouts,
 } from "../peer/peer.js";
+import { StorageError } from "../storage/errors.js";
 import type { HashPool } from "../storage/hash-pool.js";
-import { TorrentStorage } from "../storage/storage.js";
+import { decodeResume, encodeResume, planResume } from "../storage/resume.js";
+import { TorrentStorage, type TorrentStorageOptions } from "../storage/storage.js";
 import type { TrackerStatus } from "../tracker/announcer.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
+import type { Bitfield } from "../util/bitfield.js";
 import { VERSION } from "../version.js";
 import type { HandshakeInfo } from "../wire/index.js";
 import { buildReserved } from "../wire/index.js";
@@ -74,6 +77,11 @@ const DIALS_PER_TICK = 10;
 export const MAX_CANDIDATES = 2_000;
 /** Peers a peer is banned after this many pieces that failed with its data in them. */
 const MAX_HASH_FAILURES = 3;
+/** Resume data is saved this often while pieces keep arriving (and on completion and stop). */
+export const RESUME_SAVE_INTERVAL_MS = 30_000;
+/** First retry after a disk error; doubles on each failure up to the maximum. */
+export const DISK_RETRY_MS = 5_000;
+export const DISK_RETRY_MAX_MS = 60_000;
 
 export type TorrentState = "checking" | "downloading" | "seeding" | "stopped" | "error";
 
@@ -95,9 +103,19 @@ export interface TorrentStats {
   requestsTimedOut: number;
 }
 
+/** How the data on disk was found at start. */
+export interface CheckInfo {
+  /** "resume": resume data was used (only changed files were hashed); "recheck": every piece was hashed. */
+  source: "resume" | "recheck";
+  /** Pieces hashed to get there. */
+  checkedPieces: number;
+  /** Why resume data was not used, when there was some. */
+  resumeIgnored?: string;
+}
+
 export interface TorrentEvents {
   /** The data on disk was checked: `have` pieces were already there. */
-  checked: (have: number) => void;
+  checked: (have: number, info: CheckInfo) => void;
   piece: (index: number) => void;
   "hash-failed": (index: number) => void;
   /** A verified piece could not be read back (file deleted or truncated): wanted again. */
@@ -110,6 +128,17 @@ export interface TorrentEvents {
   tracker: (status: TrackerStatus) => void;
   /** Every wanted piece is verified and on disk. */
   done: () => void;
+  /**
+   * Writing failed (disk full, read-only, permissions...): downloading stops, uploading of what we
+   * have goes on, verified pieces not yet written are kept, and writing is tried again after
+   * `retryInMs`.
+   */
+  "storage-error": (error: StorageError, retryInMs: number) => void;
+  /** Writing works again after a storage error: downloading resumes. */
+  "storage-recovered": () => void;
+  /** Something went wrong that does not stop the torrent (e.g. resume data could not be saved). */
+  warning: (message: string) => void;
+  /** A fatal error: the torrent stopped (`done` rejects with it). */
   error: (error: Error) => void;
 }
 
@@ -129,6 +158,16 @@ export interface TorrentOptions {
   listenPort?: number;
   /** Addresses that are ourselves (PEX may hand them to us). */
   isSelf?: (addr: PeerAddress) => boolean;
+  /** Keep resume data in `downloadDir/.<infohash>.resume` (default true). */
+  resume?: boolean;
+  /** First retry after a storage error, in ms (default 5 s; doubles up to 60 s). */
+  diskRetryMs?: number;
+  /** Makes the storage (tests inject faults with a subclass). */
+  createStorage?: (
+    meta: TorrentMeta,
+    downloadDir: string,
+    opts: TorrentStorageOptions,
+  ) => TorrentStorage;
   /** Peer timeout overrides (tests). */
   peerTimeouts?: Partial<PeerTimeouts>;
   /** Default {@link USELESS_PEER_MS}. */
@@ -190,6 +229,19 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #piecesWanted = 0;
   #paused = false;
   #doneEmitted = false;
+  /** The error stopped the torrent for good (as opposed to a storage error being retried). */
+  #fatal = false;
+  /** Verified pieces whose write failed, kept to be written on the next retry. */
+  readonly #unwritten = new Map<number, Uint8Array>();
+  #unwrittenBytes = 0;
+  #diskFailures = 0;
+  /** When to retry writing after a storage error (0: no retry pending). */
+  #diskRetryAt = 0;
+  #diskRetrying = false;
+  #resumeDirty = false;
+  #lastResumeSave = 0;
+  #savingResume: Promise<void> | undefined;
+  #lastResumeWarning = "";
   readonly #scratch: BlockRef[] = [];
   readonly done: Promise<void>;
   #resolveDone!: () => void;
@@ -202,10 +254,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#now = o.now ?? (() => performance.now());
     const layout = wantedLayout(meta, o.select);
     this.#wantedPieces = layout.pieces;
-    this.storage = new TorrentStorage(meta, o.downloadDir, {
-      hashPool: o.hashPool,
-      wantedFiles: layout.files,
-    });
+    const storageOpts: TorrentStorageOptions = { hashPool: o.hashPool, wantedFiles: layout.files };
+    this.storage = o.createStorage
+      ? o.createStorage(meta, o.downloadDir, storageOpts)
+      : new TorrentStorage(meta, o.downloadDir, storageOpts);
     this.picker = new PiecePicker({
       pieceCount: meta.pieceCount,
       pieceLength: meta.pieceLength,
@@ -241,6 +293,20 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.done.catch(() => {});
   }
 
+  /** A method, so TypeScript does not narrow `state` across awaits. */
+  #stopped(): boolean {
+    return this.state === "stopped";
+  }
+
+  /** Running: downloading, seeding, or waiting out a storage error (still uploading). */
+  get active(): boolean {
+    return (
+      this.state === "downloading" ||
+      this.state === "seeding" ||
+      (this.state === "error" && !this.#fatal)
+    );
+  }
+
   get infoHashHex(): string {
     return this.meta.infoHashHex;
   }
@@ -249,21 +315,66 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     return Math.min(this.meta.pieceLength, this.meta.length - p * this.meta.pieceLength);
   }
 
-  /** Check existing data (resume by recheck), then start swarming. */
+  /**
+   * Find what is on disk — from resume data cross-checked against the files (only files that
+   * changed since it was saved are hashed), or by hashing everything — then start swarming.
+   */
   async start(): Promise<void> {
     try {
-      const have = await this.storage.recheck();
+      const { have, info } = await this.#checkExisting();
+      if (this.state === "stopped") return;
       for (const p of have.ones()) this.#markHave(p, false);
-      this.emit("checked", have.count);
+      // Save fresh resume data soon unless what is on disk is exactly what it says.
+      this.#resumeDirty = info.source === "recheck" || info.checkedPieces > 0;
+      this.#lastResumeSave = this.#now();
+      this.emit("checked", have.count, info);
     } catch (e) {
       this.#fail(e as Error);
       return;
     }
+    if (this.#stopped()) return;
     this.state = this.#isDone() ? "seeding" : "downloading";
     this.#timer = setInterval(() => this.#tick(), 1000);
     this.#timer.unref();
     this.#checkDone();
     this.#connectMore();
+  }
+
+  async #checkExisting(): Promise<{ have: Bitfield; info: CheckInfo }> {
+    let resumeIgnored: string | undefined;
+    if (this.#o.resume !== false) {
+      const bytes = await this.storage.readResume();
+      if (bytes !== null) {
+        try {
+          const saved = decodeResume(bytes, {
+            infoHash: this.meta.infoHash,
+            pieceCount: this.meta.pieceCount,
+            fileCount: this.meta.files.length,
+          });
+          const now = await this.storage.fileStates();
+          const plan = planResume(this.meta, saved, now, this.storage.viaPartPieces);
+          const have =
+            plan.recheck.length > 0
+              ? await this.storage.recheck({ pieces: plan.recheck })
+              : await this.storage.recheck({ pieces: [] });
+          for (const p of plan.trusted.ones()) have.set(p);
+          return { have, info: { source: "resume", checkedPieces: plan.recheck.length } };
+        } catch (e) {
+          if (e instanceof StorageError && e.code !== "STORAGE_IO") throw e;
+          resumeIgnored = (e as Error).message;
+          this.emit("warning", resumeIgnored);
+        }
+      }
+    }
+    const have = await this.storage.recheck();
+    return {
+      have,
+      info: {
+        source: "recheck",
+        checkedPieces: this.meta.pieceCount,
+        ...(resumeIgnored ? { resumeIgnored } : {}),
+      },
+    };
   }
 
   /** Add candidate peers (from --peer, trackers, PEX...). `pinned` ones are retried forever. */
@@ -330,7 +441,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     };
   }
 
-  /** Stop: close peers, flush and close files. */
+  /**
+   * Stop: close peers, let writes in flight land, save resume data (so the next start needs no
+   * recheck), close files. Verified pieces that could not be written (storage error) are dropped.
+   */
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     const was = this.state;
@@ -338,9 +452,60 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (this.#timer) clearInterval(this.#timer);
     for (const p of [...this.#peers.values()])
       p.close({ kind: "local", message: "torrent stopped" });
+    if (was !== "checking" && !this.#fatal) {
+      await this.storage.settle().catch(() => {});
+      await this.#savingResume?.catch(() => {});
+      if (this.#resumeDirty) await this.#saveResume();
+    }
+    for (const buf of this.#unwritten.values()) this.#buffers.recycle(buf);
+    this.#unwritten.clear();
+    this.#unwrittenBytes = 0;
     await this.storage.close();
-    if (was !== "error" && !this.#doneEmitted)
+    if (!this.#fatal && !this.#doneEmitted)
       this.#rejectDone(new Error("torrent stopped before completion"));
+  }
+
+  /**
+   * Save resume data now (also done every 30 s while pieces arrive, on completion and on stop).
+   * Files are measured first, then the verified pieces are snapshot, then the file is replaced
+   * atomically: see storage/resume.ts for why that order is safe.
+   */
+  saveResume(): Promise<void> {
+    return this.#saveResume();
+  }
+
+  #saveResume(): Promise<void> {
+    if (this.#o.resume === false) return Promise.resolve();
+    if (this.#savingResume) return this.#savingResume;
+    const run = async () => {
+      try {
+        const states = await this.storage.fileStates();
+        const have = this.picker.have.clone();
+        this.#resumeDirty = false;
+        await this.storage.writeResume(
+          encodeResume({
+            infoHash: this.meta.infoHash,
+            pieceCount: this.meta.pieceCount,
+            have,
+            files: states.files,
+            ...(states.parts ? { parts: states.parts } : {}),
+            savedAt: Date.now(),
+            info: this.meta.infoBytes,
+          }),
+        );
+      } catch (e) {
+        this.#resumeDirty = true;
+        // Said once (a read-only seed would otherwise repeat it every 30 s).
+        const message = `resume data not saved: ${(e as Error).message}`;
+        if (message !== this.#lastResumeWarning) this.emit("warning", message);
+        this.#lastResumeWarning = message;
+      } finally {
+        this.#lastResumeSave = this.#now();
+        this.#savingResume = undefined;
+      }
+    };
+    this.#savingResume = run();
+    return this.#savingResume;
   }
 
   // ---- connections -------------------------------------------------------------------------
@@ -714,7 +879,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   #updateInterest(peer: Peer): void {
-    const want = this.#wantsMore() && this.picker.isInteresting(peer.key);
+    const want = this.state !== "error" && this.#wantsMore() && this.picker.isInteresting(peer.key);
     peer.setInterested(want, this.#now());
     if (want && !peer.peerChoking) this.#fillRequests(peer);
   }
@@ -736,7 +901,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (room <= 0 || (peer.requests.size > 0 && room < Math.max(1, target >> 3))) return;
     const out = this.#scratch;
     out.length = 0;
-    const allowNew = this.#buffers.bytesInUse + this.#hashingBytes < this.#partialCap;
+    const allowNew =
+      this.#buffers.bytesInUse + this.#hashingBytes + this.#unwrittenBytes < this.#partialCap;
     const n = this.picker.pick(peer.key, room, out, { allowNewPieces: allowNew });
     if (n > 0) peer.request(out.slice(0, n), now);
   }
@@ -802,7 +968,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       }
       if (this.state === "stopped") return;
       await this.storage.whenWritable();
-      await this.storage.writePiece(index, buf);
+      // Nothing is written once stop() began: it measures the files for resume data.
+      if (this.#stopped()) return;
+      try {
+        await this.storage.writePiece(index, buf);
+      } catch (e) {
+        this.#writeFailed(index, buf, e as Error);
+        return;
+      }
+      this.#diskFailures = 0;
       this.#buffers.recycle(buf);
       this.picker.onPieceHashed(index, true);
       this.#markHave(index, true);
@@ -819,6 +993,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (!announce) this.picker.setHave(index);
     if (this.#wantedPieces[index]) this.#haveBytes += this.#pieceSize(index);
     if (!announce) return;
+    this.#resumeDirty = true;
     const now = this.#now();
     for (const p of this.#peers.values()) {
       if (!p.handshaken) continue;
@@ -831,7 +1006,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   #checkDone(): void {
-    if (this.#doneEmitted || !this.#isDone() || this.state === "checking") return;
+    if (this.#doneEmitted || !this.#isDone()) return;
+    if (this.state === "checking" || this.state === "error" || this.state === "stopped") return;
     this.#doneEmitted = true;
     this.state = "seeding";
     // BEP 21: from now on we only upload.
@@ -840,10 +1016,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       p.sendExtended("upload_only", encodeUploadOnly(true), now);
     void this.storage.createEmptyFiles().then(
       () => {
+        if (this.state === "stopped") return;
+        void this.#saveResume();
         this.emit("done");
         this.#resolveDone();
       },
-      (e: Error) => this.#fail(e),
+      (e: Error) => {
+        if (this.state === "stopped") return;
+        // Retried like a failed write: done is emitted once the files exist.
+        this.#doneEmitted = false;
+        this.#storageFailed(e);
+      },
     );
     // Seeds drop peers that are seeds too.
     for (const p of [...this.#peers.values()]) {
@@ -861,8 +1044,88 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     p.close({ kind: "banned" });
   }
 
+  // ---- storage errors ------------------------------------------------------------------------
+
+  /** A verified piece could not be written: keep it, and retry later (or fail for good). */
+  #writeFailed(index: number, buf: Uint8Array, e: Error): void {
+    if (this.state === "stopped") {
+      this.#buffers.recycle(buf);
+      return;
+    }
+    if (!(e instanceof StorageError) || e.code !== "STORAGE_IO") {
+      this.#buffers.recycle(buf);
+      this.#fail(e);
+      return;
+    }
+    this.#unwritten.set(index, buf);
+    this.#unwrittenBytes += buf.length;
+    this.#storageFailed(e);
+  }
+
+  /**
+   * Enter the storage-error state: no new requests (the data has nowhere to go), peers told we are
+   * not interested, uploads of what we have go on; writing is retried with backoff. A storage
+   * error that is not an I/O failure (an unsafe path) is fatal.
+   */
+  #storageFailed(e: Error): void {
+    if (!(e instanceof StorageError) || e.code !== "STORAGE_IO") {
+      this.#fail(e);
+      return;
+    }
+    if (this.state === "stopped" || this.#fatal) return;
+    // Writes failing while a retry is already scheduled change nothing: the retry decides.
+    if (this.state === "error" && this.#diskRetryAt > 0) return;
+    this.#diskFailures++;
+    const base = this.#o.diskRetryMs ?? DISK_RETRY_MS;
+    const delay = Math.min(
+      Math.max(base, DISK_RETRY_MAX_MS),
+      base * 2 ** Math.min(this.#diskFailures - 1, 16),
+    );
+    this.#diskRetryAt = this.#now() + delay;
+    const fresh = this.state !== "error";
+    this.state = "error";
+    this.error = e;
+    if (fresh) {
+      const now = this.#now();
+      for (const p of this.#peers.values()) if (p.handshaken) p.setInterested(false, now);
+    }
+    this.emit("storage-error", e, delay);
+  }
+
+  /** Retry writing the pieces kept after a storage error; leave the error state if it works. */
+  async #retryStorage(): Promise<void> {
+    if (this.#diskRetrying) return;
+    this.#diskRetrying = true;
+    this.#diskRetryAt = 0;
+    try {
+      for (const [index, buf] of [...this.#unwritten]) {
+        await this.storage.writePiece(index, buf);
+        if (this.state === "stopped") return;
+        this.#unwritten.delete(index);
+        this.#unwrittenBytes -= buf.length;
+        this.#buffers.recycle(buf);
+        this.picker.onPieceHashed(index, true);
+        this.#markHave(index, true);
+      }
+    } catch (e) {
+      if (this.state !== "stopped") this.#storageFailed(e as Error);
+      return;
+    } finally {
+      this.#diskRetrying = false;
+    }
+    if (this.state !== "error" || this.#fatal) return;
+    this.error = undefined;
+    this.state = this.#doneEmitted ? "seeding" : "downloading";
+    this.emit("storage-recovered");
+    for (const p of this.#peers.values()) if (p.bitfieldKnown) this.#updateInterest(p);
+    this.#checkDone();
+    this.#connectMore();
+    this.#refillAll();
+  }
+
   #fail(e: Error): void {
-    if (this.state === "error") return;
+    if (this.#fatal) return;
+    this.#fatal = true;
     this.state = "error";
     this.error = e;
     if (this.#timer) clearInterval(this.#timer);
@@ -916,6 +1179,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #losePiece(index: number, reason: string): void {
     if (!this.picker.have.has(index)) return;
     this.picker.unsetHave(index);
+    this.#resumeDirty = true;
     if (this.#wantedPieces[index]) this.#haveBytes -= this.#pieceSize(index);
     const now = this.#now();
     const wasSeeding = this.state === "seeding";
@@ -937,6 +1201,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #tick(): void {
     const now = this.#now();
     for (const p of [...this.#peers.values()]) p.tick(now);
+    if (this.state === "error" && this.#diskRetryAt > 0 && now >= this.#diskRetryAt)
+      void this.#retryStorage();
+    if (this.#resumeDirty && now - this.#lastResumeSave >= RESUME_SAVE_INTERVAL_MS)
+      void this.#saveResume();
     if (now - this.#lastChoke >= CHOKE_INTERVAL_MS) {
       this.#lastChoke = now;
       this.#runChoker(now);
@@ -947,7 +1215,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     // Back-pressure on the network when the disk falls behind.
     const behind =
       this.storage.pendingWriteBytes > 0 &&
-      this.#hashingBytes + this.#buffers.bytesInUse > this.#partialCap;
+      this.#hashingBytes + this.#buffers.bytesInUse + this.#unwrittenBytes > this.#partialCap;
     if (behind !== this.#paused) {
       this.#paused = behind;
       for (const t of this.#transports.values()) behind ? t.pause() : t.resume();

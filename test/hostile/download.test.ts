@@ -121,7 +121,11 @@ describe("download of a path-traversal torrent stays inside the download directo
     );
     assert.equal(r.code, 0, r.stderr);
     const inDl = await tree(dl);
-    assert.deepEqual(inDl, meta.files.map((f) => f.path.join("/")).sort());
+    // The content, and the resume data next to it (README: "Files Tessera writes").
+    assert.deepEqual(
+      inDl,
+      [...meta.files.map((f) => f.path.join("/")), `.${meta.infoHashHex}.resume`].sort(),
+    );
     for (const f of meta.files) {
       const got = await readFile(path.join(dl, ...f.path));
       assert.ok(got.equals(data.subarray(f.offset, f.offset + f.length)), f.path.join("/"));
