@@ -77,7 +77,7 @@ describe("fault proxy", () => {
     assert.ok(slow.ms >= 400, `256 KiB at 512 KiB/s took ${slow.ms} ms`);
   });
 
-  it("drops after exactly N bytes with a FIN; resets with an RST", async () => {
+  it("drops after exactly N bytes with a FIN; resets with an RST after N bytes or T ms", async () => {
     const cut = await fetchThrough(await proxy({ dropAfterBytes: 100_003 }));
     assert.equal(cut.end, "fin");
     assert.ok(cut.data.equals(payload.subarray(0, 100_003)));
@@ -88,6 +88,10 @@ describe("fault proxy", () => {
     assert.notEqual(reset.end, "timeout");
     assert.ok(reset.data.length <= 50_000);
     assert.equal(p.stats.resets, 1);
+    const timed = await fetchThrough(await proxy({ resetAfterMs: 100, latencyMs: 10_000 }));
+    assert.notEqual(timed.end, "timeout");
+    assert.equal(timed.data.length, 0);
+    assert.ok(timed.ms < 2_000, `reset after ${timed.ms} ms`);
   });
 
   it("a stall forwards nothing more and closes nothing", async () => {
