@@ -91,7 +91,8 @@ describe("crash and resume (kill -9, Ctrl-C) of a 256 MiB download", { timeout: 
         onDisk,
         `run ${run}: the start finds exactly the ${onDisk} pieces on disk (${log.join("; ")})`,
       );
-      if (previous === "SIGINT") {
+      // (A Ctrl-C before the first piece landed leaves nothing to resume: no directory yet.)
+      if (previous === "SIGINT" && onDisk > 0) {
         assert.equal(checked.source, "resume", "Ctrl-C left resume data");
         assert.equal(checked.checkedPieces, 0, "and nothing changed since: nothing hashed");
       }
