@@ -107,6 +107,12 @@ describe("crash and resume (kill -9, Ctrl-C) of a 256 MiB download", { timeout: 
         );
         break;
       }
+      // Ctrl-C once pieces are on disk, so there is something to resume.
+      if (signal === "SIGINT")
+        await t.waitForEvent(
+          "progress with pieces",
+          (e) => e.event === "progress" && Number(e.piecesHave) > 0,
+        );
       // A random moment of the transfer (the whole download lasts about 7 s).
       const delay = 200 + Math.floor(Math.random() * 1000);
       await sleep(delay);
