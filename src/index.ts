@@ -18,6 +18,7 @@ export {
   Session,
   SessionError,
   type SessionOptions,
+  type SessionTimeouts,
 } from "./session/session.js";
 export { StorageError } from "./storage/errors.js";
 export {

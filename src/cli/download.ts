@@ -1,6 +1,9 @@
 import { parseArgs } from "node:util";
-import type { TorrentMeta } from "../metainfo/index.js";
+import type { MagnetLink } from "../magnet/index.js";
+import { parseInfoBytes, type TorrentMeta } from "../metainfo/index.js";
 import { Session } from "../session/session.js";
+import { resumeInfo } from "../storage/resume.js";
+import { readResumeFile } from "../storage/storage.js";
 import type { MetadataPhase, MetadataPhaseStats } from "../torrent/metadata-phase.js";
 import { parseSelection, visibleFileCount } from "../torrent/selection.js";
 import type { Torrent, TorrentStats } from "../torrent/torrent.js";
@@ -24,6 +27,8 @@ Options:
       --select LIST    only these files: 0-based indices and ranges, e.g. 0,2,5-7
                        (the order 'tessera info' lists them in)
       --seed           keep seeding after the download completes, until SIGINT/SIGTERM
+      --disk-wait S    on a disk error (disk full, read-only, permissions) keep uploading and
+                       retry writing for S seconds before giving up with exit 1 (default 60)
       --json           one JSON event per line on stdout (see README)
   -h, --help`;
 
@@ -37,6 +42,7 @@ Options:
       --peer HOST:PORT connect to this peer (repeatable)
       --tracker URL    announce to this tracker too (repeatable)
       --no-trackers    do not announce to the torrent's own trackers
+      --disk-wait S    on a disk error, retry writing for S seconds before exit 1 (default 60)
       --json           one JSON event per line on stdout
   -h, --help`;
 
@@ -51,6 +57,16 @@ interface RunOptions {
   seed: boolean;
   json: boolean;
   mode: "download" | "seed";
+  /** Seconds a storage error may last before the command gives up. */
+  diskWait: number;
+}
+
+export const DEFAULT_DISK_WAIT_S = 60;
+
+function parseDiskWait(s: string | undefined): number {
+  if (s === undefined) return DEFAULT_DISK_WAIT_S;
+  if (!/^\d+(\.\d+)?$/.test(s)) throw new UsageError(`--disk-wait ${s}: not a number of seconds`);
+  return Number(s);
 }
 
 function parsePeers(list: string[] | undefined): PeerAddress[] {
@@ -91,6 +107,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
       port: { type: "string" },
       select: { type: "string" },
       seed: { type: "boolean" },
+      "disk-wait": { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -113,6 +130,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     seed: values.seed ?? false,
     json: values.json ?? false,
     mode: "download",
+    diskWait: parseDiskWait(values["disk-wait"]),
   });
 }
 
@@ -125,6 +143,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
       tracker: { type: "string", multiple: true },
       "no-trackers": { type: "boolean" },
       port: { type: "string" },
+      "disk-wait": { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -145,6 +164,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
     seed: true,
     json: values.json ?? false,
     mode: "seed",
+    diskWait: parseDiskWait(values["disk-wait"]),
   });
 }
 
@@ -184,7 +204,34 @@ async function run(o: RunOptions): Promise<number> {
   try {
     let meta: TorrentMeta;
     let from: MetadataPhase | undefined;
-    if (input.kind === "magnet") {
+    const cached = input.kind === "magnet" ? await metaFromResume(o.dir, input.magnet) : undefined;
+    if (input.kind === "magnet" && cached) {
+      // Restarted in the same directory: the resume data holds the metadata.
+      meta = o.noTrackers ? { ...cached, trackers: [] } : cached;
+      out.event({
+        event: "started",
+        mode: o.mode,
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        length: meta.length,
+        pieces: meta.pieceCount,
+        port: session.port,
+        dir: o.dir,
+        magnet: true,
+      });
+      out.event({
+        event: "metadata",
+        name: meta.name,
+        infoHash: meta.infoHashHex,
+        length: meta.length,
+        pieces: meta.pieceCount,
+        pieceLength: meta.pieceLength,
+        files: visibleFileCount(meta),
+        source: "resume",
+      });
+      o.peers = [...input.magnet.peers, ...o.peers];
+      if (o.select !== undefined) select = parseSelection(o.select, visibleFileCount(meta));
+    } else if (input.kind === "magnet") {
       const link = o.noTrackers ? { ...input.magnet, trackers: [] } : input.magnet;
       const phase = session.fetchMetadata(link, { peers: o.peers, trackers: o.trackers });
       out.event({
@@ -231,6 +278,7 @@ async function run(o: RunOptions): Promise<number> {
         pieces: meta.pieceCount,
         pieceLength: meta.pieceLength,
         files: visibleFileCount(meta),
+        source: "peers",
       });
       if (o.select !== undefined) select = parseSelection(o.select, visibleFileCount(meta));
     } else {
@@ -266,6 +314,25 @@ async function run(o: RunOptions): Promise<number> {
       return EXIT.INTERRUPTED;
     }
     const ticker = setInterval(() => out.progress(torrent.stats()), out.interval);
+    // A storage error that lasts longer than --disk-wait ends the command (exit 1).
+    let diskTimer: NodeJS.Timeout | undefined;
+    let resolveDiskGiveUp!: (e: Error) => void;
+    const diskGiveUp = new Promise<Error>((r) => {
+      resolveDiskGiveUp = r;
+    });
+    torrent.on("storage-error", (e) => {
+      diskTimer ??= setTimeout(
+        () =>
+          resolveDiskGiveUp(
+            new Error(`${e.message}; still failing after ${o.diskWait} s (--disk-wait), giving up`),
+          ),
+        o.diskWait * 1000,
+      );
+    });
+    torrent.on("storage-recovered", () => {
+      clearTimeout(diskTimer);
+      diskTimer = undefined;
+    });
     try {
       const result = await Promise.race([
         torrent.done.then(
@@ -273,6 +340,7 @@ async function run(o: RunOptions): Promise<number> {
           (e: Error) => e,
         ),
         signalled.then(() => "signal" as const),
+        diskGiveUp,
       ]);
       if (result instanceof Error) {
         out.progress(torrent.stats());
@@ -292,12 +360,31 @@ async function run(o: RunOptions): Promise<number> {
       return EXIT.INTERRUPTED;
     } finally {
       clearInterval(ticker);
+      clearTimeout(diskTimer);
       out.finish();
     }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await stop();
+  }
+}
+
+/** A magnet's metadata from resume data left in `dir` by an earlier run, if it is there and right. */
+async function metaFromResume(dir: string, link: MagnetLink): Promise<TorrentMeta | undefined> {
+  if (!link.infoHashV1) return undefined;
+  const bytes = await readResumeFile(dir, toHex(link.infoHashV1));
+  const info = bytes && resumeInfo(bytes, link.infoHashV1);
+  if (!info) return undefined;
+  try {
+    return {
+      ...parseInfoBytes(info),
+      trackers: link.trackers.map((u) => [u]),
+      webSeeds: [...link.webSeeds],
+      httpSeeds: [],
+    };
+  } catch {
+    return undefined; // it hashed right, so this cannot happen; fetch from peers then
   }
 }
 
@@ -317,9 +404,30 @@ function wirePhaseEvents(p: MetadataPhase, out: Output): void {
 }
 
 function wireEvents(t: Torrent, out: Output): void {
-  t.on("checked", (have) =>
-    out.event({ event: "checked", havePieces: have, pieces: t.meta.pieceCount }),
+  t.on("checked", (have, info) =>
+    out.event({
+      event: "checked",
+      havePieces: have,
+      pieces: t.meta.pieceCount,
+      source: info.source,
+      checkedPieces: info.checkedPieces,
+    }),
   );
+  t.on("warning", (message) => out.event({ event: "warning", message }, true));
+  t.on("storage-error", (e, retryInMs) =>
+    out.event(
+      {
+        event: "error",
+        message: e.message,
+        code: e.code,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        ...(e.path !== undefined ? { path: e.path } : {}),
+        retryIn: Math.round(retryInMs / 1000),
+      },
+      true,
+    ),
+  );
+  t.on("storage-recovered", () => out.event({ event: "recovered" }, true));
   t.on("peer-connected", (address, id, features) =>
     out.event({ event: "peer-connected", address, client: id, features }),
   );
@@ -465,7 +573,7 @@ class PlainOutput implements Output {
   }
   progress(s: TorrentStats): void {
     process.stderr.write(
-      `${pct(s).toFixed(1)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)} down ${formatBytes(s.downloadRate)}/s up ${formatBytes(s.uploadRate)}/s peers ${s.peers} eta ${eta(s)}\n`,
+      `${s.state === "error" ? "[disk error, retrying] " : ""}${pct(s).toFixed(1)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)} down ${formatBytes(s.downloadRate)}/s up ${formatBytes(s.uploadRate)}/s peers ${s.peers} eta ${eta(s)}\n`,
     );
   }
   done(s: TorrentStats): void {
@@ -513,7 +621,7 @@ class TtyOutput implements Output {
     const p = pct(s);
     const filled = Math.round((p / 100) * width);
     const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
-    const line = `[${bar}] ${p.toFixed(1).padStart(5)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)}  down ${formatBytes(s.downloadRate)}/s  up ${formatBytes(s.uploadRate)}/s  peers ${s.peers}  eta ${eta(s)}`;
+    const line = `${s.state === "error" ? "[disk error, retrying] " : ""}[${bar}] ${p.toFixed(1).padStart(5)}% ${formatBytes(s.have)}/${formatBytes(s.wanted)}  down ${formatBytes(s.downloadRate)}/s  up ${formatBytes(s.uploadRate)}/s  peers ${s.peers}  eta ${eta(s)}`;
     process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
     this.#drawn = true;
   }

@@ -19,6 +19,7 @@ export {
   MAX_PIECES,
   MAX_TORRENT_SIZE,
   parseInfo,
+  parseInfoBytes,
   parseTorrent,
 } from "./parse.js";
 export {

@@ -77,6 +77,22 @@ export type InfoPart = Omit<
 >;
 
 /**
+ * Parse the bytes of an info dictionary (BEP 9 metadata, or the copy kept in resume data).
+ * @throws {MetainfoError}
+ */
+export function parseInfoBytes(raw: Uint8Array): InfoPart {
+  let dict: unknown;
+  try {
+    dict = decode(raw, { maxTokens: MAX_TORRENT_TOKENS });
+  } catch (e) {
+    throw new MetainfoError("METAINFO_BENCODE", "info", (e as Error).message);
+  }
+  if (!(dict instanceof BDict))
+    throw new MetainfoError("METAINFO_WRONG_TYPE", "info", "not a dictionary");
+  return parseInfo(dict, raw);
+}
+
+/**
  * Parse and validate an info dictionary. `raw` must be its exact bytes (hashed for the info-hash).
  * @throws {MetainfoError}
  */

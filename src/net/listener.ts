@@ -19,6 +19,8 @@ export interface ListenerOptions {
   route: (infoHash: Uint8Array, socket: net.Socket, buffered: Uint8Array) => boolean;
   /** Most connections being routed at once (half-open handshakes). */
   maxPending?: number;
+  /** Time an incoming connection has to say which torrent it wants; default 10 s. */
+  handshakeTimeoutMs?: number;
 }
 
 export class Listener {
@@ -105,7 +107,10 @@ export class Listener {
       const infoHash = all.slice(28, 48);
       if (!this.#o.route(infoHash, socket, all)) socket.destroy();
     };
-    const timer = setTimeout(() => finish(false), INCOMING_HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(false),
+      this.#o.handshakeTimeoutMs ?? INCOMING_HANDSHAKE_TIMEOUT_MS,
+    );
     timer.unref();
     socket.on("data", onData);
     socket.on("close", onClose);

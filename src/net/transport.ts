@@ -23,6 +23,17 @@ export interface Transport {
   onClose: (error?: Error) => void;
 }
 
+/**
+ * Writes (and bytes) that may pile up behind a peer that does not read, counted from the moment
+ * the socket's buffer went over its high-water mark until it drains. Past either, the peer is
+ * dropped: otherwise a peer that floods requests while choked and never reads our rejects makes
+ * us queue them without end (each small write costs ~200 bytes of heap: 64 MiB of requests
+ * became 900 MB). Blocks are only sent while the socket is not congested, so honest peers stay
+ * far below: some hundreds of small messages (haves, rejects on a choke) and one block.
+ */
+export const MAX_SEND_BACKLOG_WRITES = 8192;
+export const MAX_SEND_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 /** Format an address for display and identity: `1.2.3.4:6881`, `[::1]:6881`. */
 export function formatAddress(host: string, port: number): string {
   const h = host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
@@ -34,6 +45,9 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
   socket.setNoDelay(true);
   let closed = false;
   let congested = false;
+  /** Writes made since the buffer went over its high-water mark. */
+  let backlog = 0;
+  let closeError: Error | undefined;
   const t: Transport = {
     remoteAddress: normaliseHost(socket.remoteAddress ?? "?"),
     remotePort: socket.remotePort ?? 0,
@@ -52,7 +66,16 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
         ok = socket.write(chunks[last]!, onWritten);
         socket.uncork();
       }
-      if (!ok) congested = true;
+      if (!ok) {
+        congested = true;
+        backlog += chunks.length;
+        if (backlog > MAX_SEND_BACKLOG_WRITES || socket.writableLength > MAX_SEND_BACKLOG_BYTES) {
+          closeError = new Error(
+            `send backlog of ${backlog} writes, ${socket.writableLength} bytes: the peer is not reading`,
+          );
+          t.close();
+        }
+      }
       return ok;
     },
     get congested() {
@@ -72,6 +95,7 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
   socket.on("data", (chunk: Buffer) => t.onData(chunk));
   socket.on("drain", () => {
     congested = false;
+    backlog = 0;
     t.onDrain();
   });
   socket.on("error", () => {
@@ -79,7 +103,7 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
   });
   socket.on("close", (hadError) => {
     closed = true;
-    t.onClose(hadError ? new Error("connection reset") : undefined);
+    t.onClose(closeError ?? (hadError ? new Error("connection reset") : undefined));
   });
   socket.resume();
   if (initial && initial.length > 0) {

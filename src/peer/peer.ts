@@ -71,12 +71,38 @@ export const MAX_INCOMING_REQUESTS_WITH_REQQ = 2 * ADVERTISED_REQQ;
 export const HANDSHAKE_TIMEOUT_MS = 20_000;
 /** Send a keep-alive after this long without sending anything. */
 export const KEEPALIVE_INTERVAL_MS = 60_000;
-/** Drop the peer after this long without receiving anything (keep-alives included). */
+/** Drop the peer after this long without a whole message (keep-alives count; trickled bytes not). */
 export const IDLE_TIMEOUT_MS = 150_000;
-/** A request unanswered this long while unchoked times out (the block is picked again). */
+/**
+ * A request times out (its block is picked again) when it is unanswered this long while unchoked
+ * and no block came from the peer either in that time: a peer still delivering from a deep queue
+ * does not time out, a stalled one does (libtorrent measures from the last piece too).
+ */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** No block for this long while we have requests out: the peer is snubbed. */
 export const SNUB_TIMEOUT_MS = 60_000;
+
+/** A peer's timeouts (ms); the defaults are the constants above (libtorrent's order of size). */
+export interface PeerTimeouts {
+  /** The BitTorrent handshake must complete within this of connecting. */
+  handshakeMs: number;
+  /** Dropped after this long without a complete message (bytes trickled in do not count). */
+  idleMs: number;
+  /** A keep-alive goes out after this long without sending. */
+  keepAliveMs: number;
+  /** A request unanswered this long goes back to the picker; the peer is snubbed until a block. */
+  requestMs: number;
+  /** No block for this long while requests are out: snubbed. */
+  snubMs: number;
+}
+
+export const DEFAULT_PEER_TIMEOUTS: Readonly<PeerTimeouts> = Object.freeze({
+  handshakeMs: HANDSHAKE_TIMEOUT_MS,
+  idleMs: IDLE_TIMEOUT_MS,
+  keepAliveMs: KEEPALIVE_INTERVAL_MS,
+  requestMs: REQUEST_TIMEOUT_MS,
+  snubMs: SNUB_TIMEOUT_MS,
+});
 
 export type CloseReason =
   | { kind: "protocol"; error: WireError | ExtError }
@@ -140,6 +166,8 @@ export interface PeerOptions {
   disconnect: () => void;
   /** Display address, e.g. `127.0.0.1:6881`. */
   address: string;
+  /** Overrides of {@link DEFAULT_PEER_TIMEOUTS} (tests use short ones). */
+  timeouts?: Partial<PeerTimeouts>;
 }
 
 export interface IncomingRequest {
@@ -167,6 +195,9 @@ export class Peer {
   readonly #host: PeerHost;
   readonly #decoder: WireDecoder;
   readonly #blocksPerPiece: number;
+  readonly #timeouts: PeerTimeouts;
+  /** A request timed out and no block came since: snubbed (libtorrent's snub on timeout). */
+  #timedOut = false;
   /** Whether piece geometry is known (false in the metadata phase of a magnet). */
   readonly #geometry: boolean;
 
@@ -190,7 +221,10 @@ export class Peer {
   readonly downloadRate = new RateMeter();
   readonly uploadRate = new RateMeter();
   readonly connectedAt: number;
+  /** When bytes last arrived. */
   lastReceived: number;
+  /** When a whole message (or the handshake) last arrived: the idle timeout counts from here. */
+  lastMessageAt: number;
   lastSent: number;
   lastBlockAt: number;
   /** Set by the host for endgame/smart-ban bookkeeping; free for the torrent to use. */
@@ -218,7 +252,12 @@ export class Peer {
     this.outgoing = o.outgoing;
     this.connectedAt = o.now;
     this.lastReceived = o.now;
+    this.lastMessageAt = o.now;
     this.lastSent = o.now;
+    this.#timeouts = { ...DEFAULT_PEER_TIMEOUTS };
+    for (const [k, v] of Object.entries(o.timeouts ?? {}))
+      if (v !== undefined && k in DEFAULT_PEER_TIMEOUTS)
+        this.#timeouts[k as keyof PeerTimeouts] = v;
     this.lastBlockAt = o.now;
     this.have = new Bitfield(o.pieceCount ?? 0);
     this.#blocksPerPiece = Math.ceil((o.pieceLength ?? BLOCK) / BLOCK);
@@ -290,6 +329,7 @@ export class Peer {
   }
 
   #onHandshake(info: HandshakeInfo): void {
+    this.lastMessageAt = this.lastReceived;
     if (!equalBytes(info.infoHash, this.#o.infoHash)) {
       this.close({ kind: "wrong-torrent" });
       return;
@@ -367,6 +407,7 @@ export class Peer {
   }
 
   #onMessage(m: WireMessage, now: number): void {
+    this.lastMessageAt = now;
     if (m.type === "extended") {
       this.#onExtended(m.extId, m.payload);
       return;
@@ -490,6 +531,7 @@ export class Peer {
           return;
         }
         this.lastBlockAt = now;
+        this.#timedOut = false;
         this.downloadRate.add(m.block.length, now);
         this.#host.onBlock(this, m.index, m.begin, m.block);
         return;
@@ -511,20 +553,23 @@ export class Peer {
   /** Check timeouts; call about once a second. */
   tick(now: number): void {
     if (this.closed) return;
+    const t = this.#timeouts;
     if (!this.handshaken) {
-      if (now - this.connectedAt > HANDSHAKE_TIMEOUT_MS)
+      if (now - this.connectedAt > t.handshakeMs)
         this.close({ kind: "timeout", what: "handshake" });
       return;
     }
-    if (now - this.lastReceived > IDLE_TIMEOUT_MS) {
+    // From the last whole message, not the last byte: a peer trickling a message a byte at a
+    // time (slowloris) is idle.
+    if (now - this.lastMessageAt > t.idleMs) {
       this.close({ kind: "timeout", what: "idle" });
       return;
     }
-    if (now - this.lastSent > KEEPALIVE_INTERVAL_MS) this.#write([new Uint8Array(4)], now);
+    if (now - this.lastSent > t.keepAliveMs) this.#write([new Uint8Array(4)], now);
     if (this.requests.size > 0 && !this.peerChoking) {
       let expired: number[] | undefined;
       for (const [key, at] of this.requests) {
-        if (now - at > REQUEST_TIMEOUT_MS) {
+        if (now - Math.max(at, this.lastBlockAt) > t.requestMs) {
           expired ??= [];
           expired.push(key);
         }
@@ -534,15 +579,21 @@ export class Peer {
           this.requests.delete(k);
           this.#recentlyCancelled.add(k);
         }
+        this.#timedOut = true;
         this.#host.onRequestTimeout(this, expired);
       }
     }
     if (this.#recentlyCancelled.size > 4 * ADVERTISED_REQQ) this.#recentlyCancelled.clear();
   }
 
-  /** Snubbed: requests out but no block for {@link SNUB_TIMEOUT_MS}. */
+  /**
+   * Snubbed: requests out but no block for {@link SNUB_TIMEOUT_MS}, or a request timed out and
+   * no block came since. A snubbed peer gets one request at a time.
+   */
   snubbed(now: number): boolean {
-    return this.requests.size > 0 && now - this.lastBlockAt > SNUB_TIMEOUT_MS;
+    return (
+      this.#timedOut || (this.requests.size > 0 && now - this.lastBlockAt > this.#timeouts.snubMs)
+    );
   }
 
   /** Our pieces, right after the handshake: have_all/have_none with Fast, else a bitfield. */

@@ -10,11 +10,12 @@ import type { MagnetLink } from "../magnet/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
 import { dial, Listener } from "../net/listener.js";
 import { type Transport, tcpTransport } from "../net/transport.js";
+import type { PeerTimeouts } from "../peer/peer.js";
 import { makePeerId } from "../peer/peer-id.js";
 import { HashPool } from "../storage/hash-pool.js";
 import { TypedEmitter } from "../torrent/events.js";
 import { MetadataPhase } from "../torrent/metadata-phase.js";
-import { Torrent } from "../torrent/torrent.js";
+import { Torrent, type TorrentOptions } from "../torrent/torrent.js";
 import type { IntervalPolicy } from "../tracker/announcer.js";
 import { TrackerClient } from "../tracker/client.js";
 import { TorrentTrackers } from "../tracker/torrent-trackers.js";
@@ -28,6 +29,16 @@ export const DEFAULT_PORTS = [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 68
 /** Connections across all torrents. */
 export const DEFAULT_MAX_CONNECTIONS = 400;
 
+/** Every timeout of a session's connections (ms); see `DEFAULT_PEER_TIMEOUTS` for the peer's. */
+export interface SessionTimeouts extends PeerTimeouts {
+  /** An incoming connection must name its torrent (48 bytes of handshake) within this; 10 s. */
+  incomingHandshakeMs: number;
+  /** A dial gives up after this; 10 s. */
+  connectMs: number;
+  /** A peer with nothing to exchange this long may be closed to make room; 30 s. */
+  uselessPeerMs: number;
+}
+
 export interface SessionOptions {
   /** Listen port; 0 for any free port; default 6881–6889, else any free port. */
   port?: number;
@@ -38,6 +49,8 @@ export interface SessionOptions {
   hashThreads?: number;
   /** Announce timing bounds (seconds); defaults as documented in `tracker/announcer.ts`. */
   trackerPolicy?: Partial<IntervalPolicy>;
+  /** Timeout overrides (tests use short ones); the defaults suit real networks. */
+  timeouts?: Partial<SessionTimeouts>;
 }
 
 export interface AddTorrentOptions {
@@ -58,6 +71,12 @@ export interface AddTorrentOptions {
    * trackers carry on (no second `started`).
    */
   from?: MetadataPhase;
+  /** Keep resume data in `downloadDir/.<infohash>.resume` (default true). */
+  resume?: boolean;
+  /** First retry after a storage error, ms (default 5 s, doubling up to 60 s). */
+  diskRetryMs?: number;
+  /** Makes the torrent's storage (tests inject disk faults with a TorrentStorage subclass). */
+  createStorage?: TorrentOptions["createStorage"];
 }
 
 export interface FetchMetadataOptions {
@@ -84,6 +103,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #trackers = new Map<string, TorrentTrackers>();
   readonly #phases = new Map<string, MetadataPhase>();
   readonly #trackerPolicy: Partial<IntervalPolicy> | undefined;
+  readonly #timeouts: Partial<SessionTimeouts> | undefined;
   /** Our own addresses, so trackers handing us back to ourselves cost no dial. */
   readonly #ownHosts: Set<string>;
   #connections = 0;
@@ -105,6 +125,7 @@ export class Session extends TypedEmitter<SessionEvents> {
           : { ipv4: fam === 4, ipv6: fam === 6 },
     });
     this.#trackerPolicy = o.trackerPolicy;
+    this.#timeouts = o.timeouts;
     this.#ownHosts = new Set(["127.0.0.1", "::1", "::", "0.0.0.0"]);
     for (const list of Object.values(networkInterfaces()))
       for (const a of list ?? []) this.#ownHosts.add(a.address.toLowerCase());
@@ -123,6 +144,9 @@ export class Session extends TypedEmitter<SessionEvents> {
         listener = await Listener.listen({
           port,
           ...(o.host !== undefined ? { host: o.host } : {}),
+          ...(o.timeouts?.incomingHandshakeMs !== undefined
+            ? { handshakeTimeoutMs: o.timeouts.incomingHandshakeMs }
+            : {}),
           route,
         });
         break;
@@ -172,6 +196,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       ...(o.select ? { select: o.select } : {}),
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.uploadSlots !== undefined ? { uploadSlots: o.uploadSlots } : {}),
+      ...(o.resume !== undefined ? { resume: o.resume } : {}),
+      ...(o.diskRetryMs !== undefined ? { diskRetryMs: o.diskRetryMs } : {}),
+      ...(o.createStorage ? { createStorage: o.createStorage } : {}),
+      ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
+      ...(this.#timeouts?.uselessPeerMs !== undefined
+        ? { uselessPeerMs: this.#timeouts.uselessPeerMs }
+        : {}),
     });
     this.#torrents.set(meta.infoHashHex, t);
     this.emit("torrent-added", t);
@@ -223,6 +254,10 @@ export class Session extends TypedEmitter<SessionEvents> {
       isSelf: (a) => this.#isSelf(a),
       trackers: tiers,
       webSeeds: [...link.webSeeds],
+      ...(this.#timeouts ? { peerTimeouts: this.#timeouts } : {}),
+      ...(this.#timeouts?.uselessPeerMs !== undefined
+        ? { uselessPeerMs: this.#timeouts.uselessPeerMs }
+        : {}),
     });
     this.#phases.set(hex, phase);
     phase.addPeers([...link.peers, ...(o.peers ?? [])], true);
@@ -307,7 +342,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       throw new SessionError("SESSION_LIMIT", "connection limit reached");
     this.#connections++;
     try {
-      const socket = await dial(addr.host, addr.port);
+      const socket = await dial(addr.host, addr.port, this.#timeouts?.connectMs);
       socket.once("close", () => this.#connections--);
       return tcpTransport(socket);
     } catch (e) {
@@ -328,7 +363,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     const t = this.#torrents.get(hex);
     if (!t || this.#connections >= this.#maxConnections) return false;
-    if (t.state !== "downloading" && t.state !== "seeding") return false;
+    if (!t.active) return false;
     this.#connections++;
     socket.once("close", () => this.#connections--);
     t.attach(tcpTransport(socket, buffered), false);

@@ -42,7 +42,7 @@
  *   failing write rejects only its own call (the piece may then be partly on disk).
  */
 import { constants as fsc, type Stats } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, realpath } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, realpath, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { TorrentMeta } from "../metainfo/types.js";
 import { Bitfield } from "../util/bitfield.js";
@@ -57,6 +57,7 @@ import {
 import { HandleCache } from "./file-handles.js";
 import { type FileSpan, HashAbortedError, HashPool } from "./hash-pool.js";
 import { O_NOFOLLOW, O_NONBLOCK, PartFile, writeFully } from "./part-file.js";
+import { FILE_PADDING, FILE_SKIPPED, FILE_WANTED, type FileState } from "./resume.js";
 
 export { StorageError, type StorageErrorCode } from "./errors.js";
 
@@ -73,6 +74,8 @@ export const DEFAULT_MAX_OPEN_FILES = 64;
 /** lstat calls in flight while a recheck checks the files' paths. */
 const PATH_CHECK_CONCURRENCY = 32;
 const SHA1_SIZE = 20;
+/** Resume files larger than this are not read (2M pieces and 1M files stay far below). */
+export const MAX_RESUME_BYTES = 64 * MIB;
 
 export type StorageMeta = Pick<
   TorrentMeta,
@@ -191,6 +194,10 @@ export class TorrentStorage {
   readonly #safeDirs = new Set<string>();
   readonly #handles: HandleCache;
   readonly #partName: string;
+  readonly #resumeName: string;
+  /** Files written since the last sync(). */
+  readonly #dirty = new Set<number>();
+  #partDirty = false;
   #part: PartFile | null = null;
   #partChain: Promise<unknown> = Promise.resolve();
 
@@ -236,6 +243,7 @@ export class TorrentStorage {
     this.#meta = meta;
     this.#dir = path.resolve(downloadDir);
     this.#partName = `.${meta.infoHashHex.toLowerCase()}.parts`;
+    this.#resumeName = `.${meta.infoHashHex.toLowerCase()}.resume`;
     this.#layout = new Layout(meta.files);
     const pl = meta.pieceLength;
 
@@ -549,12 +557,133 @@ export class TorrentStorage {
     });
   }
 
-  /** Waits for writes in flight, then datasyncs every open writable file and the part file. */
+  /**
+   * Waits for writes in flight, then datasyncs every file written since the last sync (reopening
+   * it if its handle was closed meanwhile) and the part file. On failure the files not yet synced
+   * stay dirty.
+   */
   sync(): Promise<void> {
     return this.#run(async () => {
       await Promise.allSettled([...this.#writes]);
-      await this.#handles.syncAll();
-      await this.#part?.sync();
+      for (const file of [...this.#dirty]) {
+        this.#dirty.delete(file);
+        try {
+          await this.#handles.use(file, true, (fh) => fh.datasync());
+        } catch (err) {
+          this.#dirty.add(file);
+          throw ioError(err, "syncing", this.filePath(file));
+        }
+      }
+      if (this.#partDirty) {
+        this.#partDirty = false;
+        try {
+          await this.#part?.sync();
+        } catch (err) {
+          this.#partDirty = true;
+          throw ioError(err, "syncing", this.partFilePath);
+        }
+      }
+    });
+  }
+
+  /** Resolves once the writes accepted so far have landed (in the page cache; no fsync). */
+  settle(): Promise<void> {
+    return this.#run(async () => {
+      await Promise.allSettled([...this.#writes]);
+    });
+  }
+
+  /** Pieces that keep bytes of skipped files in the part file (null when no file is skipped). */
+  get viaPartPieces(): Uint8Array | null {
+    return this.#viaPart;
+  }
+
+  /** Path of the resume file. */
+  get resumePath(): string {
+    return path.join(this.#dir, this.#resumeName);
+  }
+
+  /**
+   * Kind, size and mtime of every file (size and mtime -1 for files that do not exist, and for
+   * padding and skipped files, which are never read from their own path), and of the part file.
+   * A path that is not a safe regular file reads as missing, so its pieces get rechecked (and the
+   * recheck reports it).
+   */
+  fileStates(): Promise<{ files: FileState[]; parts?: { size: number; mtimeUs: number } }> {
+    return this.#run(async () => {
+      const root = await this.#getRoot(false);
+      const files: FileState[] = this.#meta.files.map((_, i) => ({
+        kind:
+          this.#kinds[i] === WANTED
+            ? FILE_WANTED
+            : this.#kinds[i] === PADDING
+              ? FILE_PADDING
+              : FILE_SKIPPED,
+        size: -1,
+        mtimeUs: -1,
+      }));
+      if (root === null) return { files };
+      const todo: number[] = [];
+      this.#meta.files.forEach((_, i) => {
+        if (this.#kinds[i] === WANTED) todo.push(i);
+      });
+      let next = 0;
+      const worker = async () => {
+        while (next < todo.length) {
+          const i = todo[next++]!;
+          const ok = await this.#checkDirs(this.#meta.files[i]!.path, false).catch(() => false);
+          if (!ok) continue;
+          const st = await statOf(this.#absPath(root, i));
+          if (st) files[i] = { kind: FILE_WANTED, ...st };
+        }
+      };
+      const workers: Promise<void>[] = [];
+      for (let k = 0; k < Math.min(PATH_CHECK_CONCURRENCY, todo.length); k++)
+        workers.push(worker());
+      await settleAll(workers);
+      if (this.#viaPart === null) return { files };
+      const parts = (await statOf(this.#rootPrefix + this.#partName)) ?? { size: -1, mtimeUs: -1 };
+      return { files, parts };
+    });
+  }
+
+  /** The resume file's bytes, or null if there is none (or it is not a safe regular file). */
+  readResume(): Promise<Uint8Array | null> {
+    return this.#run(async () => {
+      const root = await this.#getRoot(false);
+      if (root === null) return null;
+      return readRegularFile(this.#rootPrefix + this.#resumeName, MAX_RESUME_BYTES);
+    });
+  }
+
+  /**
+   * Replaces the resume file atomically: a temp file next to it (created exclusively, never
+   * through a symlink), written and fsynced, renamed over the old one, then the directory fsynced.
+   * Does nothing when the download directory does not exist (nothing was written).
+   */
+  writeResume(bytes: Uint8Array): Promise<void> {
+    return this.#run(async () => {
+      const root = await this.#getRoot(false);
+      if (root === null) return;
+      const final = this.#rootPrefix + this.#resumeName;
+      const tmp = `${final}.tmp`;
+      await unlink(tmp).catch(() => {});
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW, 0o644);
+        await writeFully(fh, bytes, 0);
+        await fh.sync();
+        await fh.close();
+        fh = undefined;
+        await rename(tmp, final);
+      } catch (err) {
+        await fh?.close().catch(() => {});
+        await unlink(tmp).catch(() => {});
+        throw ioError(err, "writing resume data", final);
+      }
+      const dir = await open(root, fsc.O_RDONLY).catch(() => null);
+      await dir?.sync().catch(() => {});
+      await dir?.close().catch(() => {});
     });
   }
 
@@ -638,6 +767,7 @@ export class TorrentStorage {
       at += s.len;
     }
     if (partRanges.length > 0) {
+      this.#partDirty = true;
       tasks.push(this.#getPart(true).then((part) => part!.write(index, data, partRanges)));
     }
     const empty = this.#emptyByPiece.get(index);
@@ -646,6 +776,7 @@ export class TorrentStorage {
   }
 
   #writeSpan(file: number, bytes: Uint8Array, pos: number): Promise<void> {
+    this.#dirty.add(file);
     return this.#handles
       .use(file, true, (fh) => writeFully(fh, bytes, pos))
       .catch((err: unknown) => {
@@ -983,6 +1114,55 @@ export class TorrentStorage {
     });
     this.#partChain = next.catch(() => {});
     return next;
+  }
+}
+
+/**
+ * The bytes of `downloadDir/.<infoHashHex>.resume`, or null if there is none (or it is not a
+ * regular file reached without a symlink, or is larger than MAX_RESUME_BYTES). For a magnet link
+ * restarted in the same directory: the resume data holds the info dictionary.
+ */
+export async function readResumeFile(
+  downloadDir: string,
+  infoHashHex: string,
+): Promise<Uint8Array | null> {
+  let root: string;
+  try {
+    root = await realpath(path.resolve(downloadDir));
+  } catch {
+    return null;
+  }
+  return readRegularFile(path.join(root, `.${infoHashHex.toLowerCase()}.resume`), MAX_RESUME_BYTES);
+}
+
+async function readRegularFile(p: string, max: number): Promise<Uint8Array | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(p, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > max) return null;
+    const buf = Buffer.allocUnsafe(st.size);
+    const { bytesRead } = await fh.read(buf, 0, st.size, 0);
+    return bytesRead === st.size ? buf : null;
+  } catch {
+    return null;
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** Size and mtime (µs) of a regular file reached without following a symlink; null otherwise. */
+async function statOf(p: string): Promise<{ size: number; mtimeUs: number } | null> {
+  try {
+    const st = await lstat(p, { bigint: true });
+    if (!st.isFile()) return null;
+    return { size: Number(st.size), mtimeUs: Number(st.mtimeNs / 1000n) };
+  } catch {
+    return null;
   }
 }
 

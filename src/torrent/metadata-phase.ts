@@ -8,7 +8,6 @@
  * peer convicted of sending metadata that fails the hash, or of breaking ut_metadata, is banned
  * for the rest of the phase; `meta` settles once, with metadata whose SHA-1 is the info-hash.
  */
-import { BDict, decode } from "../bencode/index.js";
 import {
   ExtensionRegistry,
   type ExtMessage,
@@ -22,10 +21,16 @@ import {
   UT_METADATA,
   UT_PEX,
 } from "../ext/index.js";
-import { MetainfoError, parseInfo, type TorrentMeta } from "../metainfo/index.js";
+import { MetainfoError, parseInfoBytes, type TorrentMeta } from "../metainfo/index.js";
 import type { Transport } from "../net/transport.js";
 import { formatAddress } from "../net/transport.js";
-import { type CloseReason, describeClose, Peer, type PeerHost } from "../peer/peer.js";
+import {
+  type CloseReason,
+  describeClose,
+  Peer,
+  type PeerHost,
+  type PeerTimeouts,
+} from "../peer/peer.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
 import { Bitfield } from "../util/bitfield.js";
@@ -35,6 +40,10 @@ import { TypedEmitter } from "./events.js";
 
 /** Connections kept open while fetching metadata. */
 export const METADATA_MAX_PEERS = 30;
+/** Incoming connections accepted beyond `maxPeers`. */
+const INCOMING_SLACK = 5;
+/** A peer that has not offered the metadata within this may be closed to make room. */
+export const NON_SOURCE_PEER_MS = 30_000;
 const DIALS_PER_TICK = 10;
 
 export interface MetadataPhaseOptions {
@@ -49,6 +58,10 @@ export interface MetadataPhaseOptions {
   trackers?: string[][];
   webSeeds?: string[];
   maxPeers?: number;
+  /** Peer timeout overrides (tests). */
+  peerTimeouts?: Partial<PeerTimeouts>;
+  /** Default {@link NON_SOURCE_PEER_MS}. */
+  uselessPeerMs?: number;
   now?: () => number;
 }
 
@@ -156,8 +169,10 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
     const now = this.#now();
     let started = 0;
     for (const [k, c] of this.#candidates) {
-      if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
+      if (started >= DIALS_PER_TICK) break;
       if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
+      // Peers that never offered the metadata do not keep a candidate out forever.
+      if (this.#peers.size + this.#dialing >= max && !this.#makeRoom(max, now)) break;
       c.connected = true;
       started++;
       this.#dialing++;
@@ -188,13 +203,34 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
       this.#candidates.delete(formatAddress(c.addr.host, c.addr.port));
   }
 
-  /** A connection (dialled, or routed to us by info-hash). */
+  /**
+   * Close peers connected for a while that do not offer the metadata, oldest first, until fewer
+   * than `limit` connections are open or dialling.
+   */
+  #makeRoom(limit: number, now: number): boolean {
+    const grace = this.#o.uselessPeerMs ?? NON_SOURCE_PEER_MS;
+    const useless = [...this.#peers.values()]
+      .filter((p) => !this.#sources.has(p.key) && now - p.connectedAt >= grace)
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+    for (const p of useless) {
+      if (this.#peers.size + this.#dialing < limit) break;
+      p.close({ kind: "local", message: "replaced: does not offer the metadata" });
+    }
+    return this.#peers.size + this.#dialing < limit;
+  }
+
+  /**
+   * A connection (dialled, or routed to us by info-hash). Dials were counted against `maxPeers`
+   * when they started, so only incoming connections are refused for room, counting the dials.
+   */
   attach(t: Transport, outgoing: boolean, candidateKey?: string): void {
-    const max = this.#o.maxPeers ?? METADATA_MAX_PEERS;
+    const limit = (this.#o.maxPeers ?? METADATA_MAX_PEERS) + INCOMING_SLACK;
     if (
       this.state !== "fetching" ||
       this.#banned.has(t.remoteAddress) ||
-      this.#peers.size >= max + (outgoing ? 0 : 5)
+      (!outgoing &&
+        this.#peers.size + this.#dialing >= limit &&
+        !this.#makeRoom(limit, this.#now()))
     ) {
       t.close();
       if (candidateKey) {
@@ -222,6 +258,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
         send: (chunks) => void t.write(chunks),
         disconnect: () => t.close(),
         address: formatAddress(t.remoteAddress, t.remotePort),
+        ...(this.#o.peerTimeouts ? { timeouts: this.#o.peerTimeouts } : {}),
       },
       this,
     );
@@ -370,11 +407,8 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
   #finish(info: Uint8Array): void {
     let meta: TorrentMeta;
     try {
-      const dict = decode(info, { maxTokens: 3_000_000 });
-      if (!(dict instanceof BDict))
-        throw new MetainfoError("METAINFO_WRONG_TYPE", "info", "not a dictionary");
       meta = {
-        ...parseInfo(dict, info),
+        ...parseInfoBytes(info),
         trackers: this.#o.trackers ?? [],
         webSeeds: this.#o.webSeeds ?? [],
         httpSeeds: [],

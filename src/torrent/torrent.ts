@@ -31,13 +31,17 @@ import {
   type IncomingRequest,
   Peer,
   type PeerHost,
+  type PeerTimeouts,
   type ServedBlock,
 } from "../peer/peer.js";
+import { StorageError } from "../storage/errors.js";
 import type { HashPool } from "../storage/hash-pool.js";
-import { TorrentStorage } from "../storage/storage.js";
+import { decodeResume, encodeResume, planResume } from "../storage/resume.js";
+import { TorrentStorage, type TorrentStorageOptions } from "../storage/storage.js";
 import type { TrackerStatus } from "../tracker/announcer.js";
 import type { PeerId } from "../types.js";
 import type { PeerAddress } from "../util/address.js";
+import type { Bitfield } from "../util/bitfield.js";
 import { VERSION } from "../version.js";
 import type { HandshakeInfo } from "../wire/index.js";
 import { buildReserved } from "../wire/index.js";
@@ -57,6 +61,14 @@ import { SmartBan } from "./smart-ban.js";
 export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
 /** Peers per torrent. */
 export const DEFAULT_MAX_PEERS = 80;
+/** Incoming connections accepted beyond `maxPeers` (dials never go past it). */
+export const INCOMING_SLACK = 10;
+/**
+ * A peer connected this long with nothing to exchange (neither side interested, no requests)
+ * may be closed to make room when the torrent is full: for a dial while downloading, or for an
+ * incoming connection.
+ */
+export const USELESS_PEER_MS = 30_000;
 /** Upload slots (unchoked peers), optimistic one included. */
 export const DEFAULT_UPLOAD_SLOTS = 8;
 export const CHOKE_INTERVAL_MS = 10_000;
@@ -78,6 +90,11 @@ const DIALS_PER_TICK = 10;
 export const MAX_CANDIDATES = 2_000;
 /** Peers a peer is banned after this many pieces that failed with its data in them. */
 const MAX_HASH_FAILURES = 3;
+/** Resume data is saved this often while pieces keep arriving (and on completion and stop). */
+export const RESUME_SAVE_INTERVAL_MS = 30_000;
+/** First retry after a disk error; doubles on each failure up to the maximum. */
+export const DISK_RETRY_MS = 5_000;
+export const DISK_RETRY_MAX_MS = 60_000;
 
 export type TorrentState = "checking" | "downloading" | "seeding" | "stopped" | "error";
 
@@ -95,11 +112,23 @@ export interface TorrentStats {
   uploadRate: number;
   peers: number;
   seeds: number;
+  /** Requests to peers that timed out and went back to the picker (stalled or slow peers). */
+  requestsTimedOut: number;
+}
+
+/** How the data on disk was found at start. */
+export interface CheckInfo {
+  /** "resume": resume data was used (only changed files were hashed); "recheck": every piece was hashed. */
+  source: "resume" | "recheck";
+  /** Pieces hashed to get there. */
+  checkedPieces: number;
+  /** Why resume data was not used, when there was some. */
+  resumeIgnored?: string;
 }
 
 export interface TorrentEvents {
   /** The data on disk was checked: `have` pieces were already there. */
-  checked: (have: number) => void;
+  checked: (have: number, info: CheckInfo) => void;
   piece: (index: number) => void;
   "hash-failed": (index: number) => void;
   /** A verified piece could not be read back (file deleted or truncated): wanted again. */
@@ -112,6 +141,17 @@ export interface TorrentEvents {
   tracker: (status: TrackerStatus) => void;
   /** Every wanted piece is verified and on disk. */
   done: () => void;
+  /**
+   * Writing failed (disk full, read-only, permissions...): downloading stops, uploading of what we
+   * have goes on, verified pieces not yet written are kept, and writing is tried again after
+   * `retryInMs`.
+   */
+  "storage-error": (error: StorageError, retryInMs: number) => void;
+  /** Writing works again after a storage error: downloading resumes. */
+  "storage-recovered": () => void;
+  /** Something went wrong that does not stop the torrent (e.g. resume data could not be saved). */
+  warning: (message: string) => void;
+  /** A fatal error: the torrent stopped (`done` rejects with it). */
   error: (error: Error) => void;
 }
 
@@ -131,6 +171,20 @@ export interface TorrentOptions {
   listenPort?: number;
   /** Addresses that are ourselves (PEX may hand them to us). */
   isSelf?: (addr: PeerAddress) => boolean;
+  /** Keep resume data in `downloadDir/.<infohash>.resume` (default true). */
+  resume?: boolean;
+  /** First retry after a storage error, in ms (default 5 s; doubles up to 60 s). */
+  diskRetryMs?: number;
+  /** Makes the storage (tests inject faults with a subclass). */
+  createStorage?: (
+    meta: TorrentMeta,
+    downloadDir: string,
+    opts: TorrentStorageOptions,
+  ) => TorrentStorage;
+  /** Peer timeout overrides (tests). */
+  peerTimeouts?: Partial<PeerTimeouts>;
+  /** Default {@link USELESS_PEER_MS}. */
+  uselessPeerMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -182,11 +236,25 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #optimisticState: unknown;
   #downloaded = 0;
   #uploaded = 0;
+  #requestsTimedOut = 0;
   #haveBytes = 0;
   #wantedBytes = 0;
   #piecesWanted = 0;
   #paused = false;
   #doneEmitted = false;
+  /** The error stopped the torrent for good (as opposed to a storage error being retried). */
+  #fatal = false;
+  /** Verified pieces whose write failed, kept to be written on the next retry. */
+  readonly #unwritten = new Map<number, Uint8Array>();
+  #unwrittenBytes = 0;
+  #diskFailures = 0;
+  /** When to retry writing after a storage error (0: no retry pending). */
+  #diskRetryAt = 0;
+  #diskRetrying = false;
+  #resumeDirty = false;
+  #lastResumeSave = 0;
+  #savingResume: Promise<void> | undefined;
+  #lastResumeWarning = "";
   readonly #scratch: BlockRef[] = [];
   readonly done: Promise<void>;
   #resolveDone!: () => void;
@@ -199,10 +267,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#now = o.now ?? (() => performance.now());
     const layout = wantedLayout(meta, o.select);
     this.#wantedPieces = layout.pieces;
-    this.storage = new TorrentStorage(meta, o.downloadDir, {
-      hashPool: o.hashPool,
-      wantedFiles: layout.files,
-    });
+    const storageOpts: TorrentStorageOptions = { hashPool: o.hashPool, wantedFiles: layout.files };
+    this.storage = o.createStorage
+      ? o.createStorage(meta, o.downloadDir, storageOpts)
+      : new TorrentStorage(meta, o.downloadDir, storageOpts);
     this.picker = new PiecePicker({
       pieceCount: meta.pieceCount,
       pieceLength: meta.pieceLength,
@@ -238,6 +306,20 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.done.catch(() => {});
   }
 
+  /** A method, so TypeScript does not narrow `state` across awaits. */
+  #stopped(): boolean {
+    return this.state === "stopped";
+  }
+
+  /** Running: downloading, seeding, or waiting out a storage error (still uploading). */
+  get active(): boolean {
+    return (
+      this.state === "downloading" ||
+      this.state === "seeding" ||
+      (this.state === "error" && !this.#fatal)
+    );
+  }
+
   get infoHashHex(): string {
     return this.meta.infoHashHex;
   }
@@ -246,21 +328,66 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     return Math.min(this.meta.pieceLength, this.meta.length - p * this.meta.pieceLength);
   }
 
-  /** Check existing data (resume by recheck), then start swarming. */
+  /**
+   * Find what is on disk — from resume data cross-checked against the files (only files that
+   * changed since it was saved are hashed), or by hashing everything — then start swarming.
+   */
   async start(): Promise<void> {
     try {
-      const have = await this.storage.recheck();
+      const { have, info } = await this.#checkExisting();
+      if (this.state === "stopped") return;
       for (const p of have.ones()) this.#markHave(p, false);
-      this.emit("checked", have.count);
+      // Save fresh resume data soon unless what is on disk is exactly what it says.
+      this.#resumeDirty = info.source === "recheck" || info.checkedPieces > 0;
+      this.#lastResumeSave = this.#now();
+      this.emit("checked", have.count, info);
     } catch (e) {
       this.#fail(e as Error);
       return;
     }
+    if (this.#stopped()) return;
     this.state = this.#isDone() ? "seeding" : "downloading";
     this.#timer = setInterval(() => this.#tick(), 1000);
     this.#timer.unref();
     this.#checkDone();
     this.#connectMore();
+  }
+
+  async #checkExisting(): Promise<{ have: Bitfield; info: CheckInfo }> {
+    let resumeIgnored: string | undefined;
+    if (this.#o.resume !== false) {
+      const bytes = await this.storage.readResume();
+      if (bytes !== null) {
+        try {
+          const saved = decodeResume(bytes, {
+            infoHash: this.meta.infoHash,
+            pieceCount: this.meta.pieceCount,
+            fileCount: this.meta.files.length,
+          });
+          const now = await this.storage.fileStates();
+          const plan = planResume(this.meta, saved, now, this.storage.viaPartPieces);
+          const have =
+            plan.recheck.length > 0
+              ? await this.storage.recheck({ pieces: plan.recheck })
+              : await this.storage.recheck({ pieces: [] });
+          for (const p of plan.trusted.ones()) have.set(p);
+          return { have, info: { source: "resume", checkedPieces: plan.recheck.length } };
+        } catch (e) {
+          if (e instanceof StorageError && e.code !== "STORAGE_IO") throw e;
+          resumeIgnored = (e as Error).message;
+          this.emit("warning", resumeIgnored);
+        }
+      }
+    }
+    const have = await this.storage.recheck();
+    return {
+      have,
+      info: {
+        source: "recheck",
+        checkedPieces: this.meta.pieceCount,
+        ...(resumeIgnored ? { resumeIgnored } : {}),
+      },
+    };
   }
 
   /** Add candidate peers (from --peer, trackers, PEX...). `pinned` ones are retried forever. */
@@ -323,10 +450,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       uploadRate: up,
       peers: [...this.#peers.values()].filter((p) => p.handshaken).length,
       seeds,
+      requestsTimedOut: this.#requestsTimedOut,
     };
   }
 
-  /** Stop: close peers, flush and close files. */
+  /**
+   * Stop: close peers, let writes in flight land, save resume data (so the next start needs no
+   * recheck), close files. Verified pieces that could not be written (storage error) are dropped.
+   */
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     const was = this.state;
@@ -334,9 +465,60 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (this.#timer) clearInterval(this.#timer);
     for (const p of [...this.#peers.values()])
       p.close({ kind: "local", message: "torrent stopped" });
+    if (was !== "checking" && !this.#fatal) {
+      await this.storage.settle().catch(() => {});
+      await this.#savingResume?.catch(() => {});
+      if (this.#resumeDirty) await this.#saveResume();
+    }
+    for (const buf of this.#unwritten.values()) this.#buffers.recycle(buf);
+    this.#unwritten.clear();
+    this.#unwrittenBytes = 0;
     await this.storage.close();
-    if (was !== "error" && !this.#doneEmitted)
+    if (!this.#fatal && !this.#doneEmitted)
       this.#rejectDone(new Error("torrent stopped before completion"));
+  }
+
+  /**
+   * Save resume data now (also done every 30 s while pieces arrive, on completion and on stop).
+   * Files are measured first, then the verified pieces are snapshot, then the file is replaced
+   * atomically: see storage/resume.ts for why that order is safe.
+   */
+  saveResume(): Promise<void> {
+    return this.#saveResume();
+  }
+
+  #saveResume(): Promise<void> {
+    if (this.#o.resume === false) return Promise.resolve();
+    if (this.#savingResume) return this.#savingResume;
+    const run = async () => {
+      try {
+        const states = await this.storage.fileStates();
+        const have = this.picker.have.clone();
+        this.#resumeDirty = false;
+        await this.storage.writeResume(
+          encodeResume({
+            infoHash: this.meta.infoHash,
+            pieceCount: this.meta.pieceCount,
+            have,
+            files: states.files,
+            ...(states.parts ? { parts: states.parts } : {}),
+            savedAt: Date.now(),
+            info: this.meta.infoBytes,
+          }),
+        );
+      } catch (e) {
+        this.#resumeDirty = true;
+        // Said once (a read-only seed would otherwise repeat it every 30 s).
+        const message = `resume data not saved: ${(e as Error).message}`;
+        if (message !== this.#lastResumeWarning) this.emit("warning", message);
+        this.#lastResumeWarning = message;
+      } finally {
+        this.#lastResumeSave = this.#now();
+        this.#savingResume = undefined;
+      }
+    };
+    this.#savingResume = run();
+    return this.#savingResume;
   }
 
   // ---- connections -------------------------------------------------------------------------
@@ -347,10 +529,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     const now = this.#now();
     let started = 0;
     for (const [k, c] of this.#candidates) {
-      if (this.#peers.size + this.#dialing >= max || started >= DIALS_PER_TICK) break;
+      if (started >= DIALS_PER_TICK) break;
+      const full = this.#peers.size + this.#dialing >= max;
+      if (full && this.state !== "downloading") break;
       if (c.connected || c.nextAttempt > now || this.#banned.has(c.addr.host)) continue;
       // Seeds don't dial peers known to be seeds: they have nothing to exchange.
       if (this.#isDone() && c.seed) continue;
+      // A download does not let idle peers keep a candidate out forever.
+      if (full && !this.#makeRoom(max, now)) break;
       c.connected = true;
       started++;
       this.#dialing++;
@@ -380,11 +566,42 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       this.#candidates.delete(formatAddress(c.addr.host, c.addr.port));
   }
 
-  /** Attach a transport (dialled by us, or routed to us by the session's listener). */
+  /**
+   * Close peers connected for a while with nothing to exchange (neither side interested, no
+   * requests either way), oldest first, until fewer than `limit` connections are open or dialling.
+   * Without it, peers that keep their connections alive and do nothing could hold every slot.
+   */
+  #makeRoom(limit: number, now: number): boolean {
+    const grace = this.#o.uselessPeerMs ?? USELESS_PEER_MS;
+    const useless = [...this.#peers.values()]
+      .filter(
+        (p) =>
+          !p.amInterested &&
+          !p.peerInterested &&
+          p.requests.size === 0 &&
+          p.incoming.length === 0 &&
+          now - p.connectedAt >= grace,
+      )
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+    for (const p of useless) {
+      if (this.#peers.size + this.#dialing < limit) break;
+      p.close({ kind: "local", message: "replaced: nothing to exchange" });
+    }
+    return this.#peers.size + this.#dialing < limit;
+  }
+
+  /**
+   * Attach a transport (dialled by us, or routed to us by the session's listener). A dial was
+   * counted against `maxPeers` when it started, so only incoming connections are refused for
+   * room: they count the dials in flight, so a burst of them cannot take a dialled peer's place.
+   */
   attach(t: Transport, outgoing: boolean, candidateKey?: string): void {
+    const limit = (this.#o.maxPeers ?? DEFAULT_MAX_PEERS) + INCOMING_SLACK;
     if (
       this.#banned.has(t.remoteAddress) ||
-      this.#peers.size >= (this.#o.maxPeers ?? DEFAULT_MAX_PEERS) + (outgoing ? 0 : 10)
+      (!outgoing &&
+        this.#peers.size + this.#dialing >= limit &&
+        !this.#makeRoom(limit, this.#now()))
     ) {
       t.close();
       if (candidateKey) {
@@ -420,6 +637,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         send: (chunks, onWritten) => void t.write(chunks, onWritten),
         disconnect: () => t.close(),
         address,
+        ...(this.#o.peerTimeouts ? { timeouts: this.#o.peerTimeouts } : {}),
       },
       this,
     );
@@ -554,6 +772,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   onRequestTimeout(peer: Peer, keys: number[]): void {
+    this.#requestsTimedOut += keys.length;
     for (const k of keys) {
       const { index, begin } = peer.blockOf(k);
       this.picker.onRequestCancelled(peer.key, index, begin);
@@ -562,7 +781,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   onRejected(peer: Peer, keys: number[]): void {
-    this.onRequestTimeout(peer, keys);
+    for (const k of keys) {
+      const { index, begin } = peer.blockOf(k);
+      this.picker.onRequestCancelled(peer.key, index, begin);
+    }
+    this.#refillAll();
   }
 
   onExtended(peer: Peer, msg: ExtMessage): void {
@@ -695,7 +918,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   #updateInterest(peer: Peer): void {
-    const want = this.#wantsMore() && this.picker.isInteresting(peer.key);
+    const want = this.state !== "error" && this.#wantsMore() && this.picker.isInteresting(peer.key);
     peer.setInterested(want, this.#now());
     if (want && !peer.peerChoking) this.#fillRequests(peer);
   }
@@ -709,13 +932,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       rttMs: 50,
       blockSize: 16384,
       reqq: peer.remoteReqq ?? 250,
+      // One request at a time to a peer whose requests time out (libtorrent's snub).
+      snubbed: peer.snubbed(now),
     });
     const room = target - peer.requests.size;
     // Hysteresis: top the queue up in batches, not one request (one socket write) per block.
     if (room <= 0 || (peer.requests.size > 0 && room < Math.max(1, target >> 3))) return;
     const out = this.#scratch;
     out.length = 0;
-    const allowNew = this.#buffers.bytesInUse + this.#hashingBytes < this.#partialCap;
+    const allowNew =
+      this.#buffers.bytesInUse + this.#hashingBytes + this.#unwrittenBytes < this.#partialCap;
     const n = this.picker.pick(peer.key, room, out, { allowNewPieces: allowNew });
     if (n > 0) peer.request(out.slice(0, n), now);
   }
@@ -781,7 +1007,15 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       }
       if (this.state === "stopped") return;
       await this.storage.whenWritable();
-      await this.storage.writePiece(index, buf);
+      // Nothing is written once stop() began: it measures the files for resume data.
+      if (this.#stopped()) return;
+      try {
+        await this.storage.writePiece(index, buf);
+      } catch (e) {
+        this.#writeFailed(index, buf, e as Error);
+        return;
+      }
+      this.#diskFailures = 0;
       this.#buffers.recycle(buf);
       this.picker.onPieceHashed(index, true);
       this.#markHave(index, true);
@@ -798,6 +1032,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (!announce) this.picker.setHave(index);
     if (this.#wantedPieces[index]) this.#haveBytes += this.#pieceSize(index);
     if (!announce) return;
+    this.#resumeDirty = true;
     const now = this.#now();
     for (const p of this.#peers.values()) {
       if (!p.handshaken) continue;
@@ -810,7 +1045,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   #checkDone(): void {
-    if (this.#doneEmitted || !this.#isDone() || this.state === "checking") return;
+    if (this.#doneEmitted || !this.#isDone()) return;
+    if (this.state === "checking" || this.state === "error" || this.state === "stopped") return;
     this.#doneEmitted = true;
     this.state = "seeding";
     // BEP 21: from now on we only upload.
@@ -819,10 +1055,17 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       p.sendExtended("upload_only", encodeUploadOnly(true), now);
     void this.storage.createEmptyFiles().then(
       () => {
+        if (this.state === "stopped") return;
+        void this.#saveResume();
         this.emit("done");
         this.#resolveDone();
       },
-      (e: Error) => this.#fail(e),
+      (e: Error) => {
+        if (this.state === "stopped") return;
+        // Retried like a failed write: done is emitted once the files exist.
+        this.#doneEmitted = false;
+        this.#storageFailed(e);
+      },
     );
     // Seeds drop peers that are seeds too.
     for (const p of [...this.#peers.values()]) {
@@ -840,8 +1083,88 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     p.close({ kind: "banned" });
   }
 
+  // ---- storage errors ------------------------------------------------------------------------
+
+  /** A verified piece could not be written: keep it, and retry later (or fail for good). */
+  #writeFailed(index: number, buf: Uint8Array, e: Error): void {
+    if (this.state === "stopped") {
+      this.#buffers.recycle(buf);
+      return;
+    }
+    if (!(e instanceof StorageError) || e.code !== "STORAGE_IO") {
+      this.#buffers.recycle(buf);
+      this.#fail(e);
+      return;
+    }
+    this.#unwritten.set(index, buf);
+    this.#unwrittenBytes += buf.length;
+    this.#storageFailed(e);
+  }
+
+  /**
+   * Enter the storage-error state: no new requests (the data has nowhere to go), peers told we are
+   * not interested, uploads of what we have go on; writing is retried with backoff. A storage
+   * error that is not an I/O failure (an unsafe path) is fatal.
+   */
+  #storageFailed(e: Error): void {
+    if (!(e instanceof StorageError) || e.code !== "STORAGE_IO") {
+      this.#fail(e);
+      return;
+    }
+    if (this.state === "stopped" || this.#fatal) return;
+    // Writes failing while a retry is already scheduled change nothing: the retry decides.
+    if (this.state === "error" && this.#diskRetryAt > 0) return;
+    this.#diskFailures++;
+    const base = this.#o.diskRetryMs ?? DISK_RETRY_MS;
+    const delay = Math.min(
+      Math.max(base, DISK_RETRY_MAX_MS),
+      base * 2 ** Math.min(this.#diskFailures - 1, 16),
+    );
+    this.#diskRetryAt = this.#now() + delay;
+    const fresh = this.state !== "error";
+    this.state = "error";
+    this.error = e;
+    if (fresh) {
+      const now = this.#now();
+      for (const p of this.#peers.values()) if (p.handshaken) p.setInterested(false, now);
+    }
+    this.emit("storage-error", e, delay);
+  }
+
+  /** Retry writing the pieces kept after a storage error; leave the error state if it works. */
+  async #retryStorage(): Promise<void> {
+    if (this.#diskRetrying) return;
+    this.#diskRetrying = true;
+    this.#diskRetryAt = 0;
+    try {
+      for (const [index, buf] of [...this.#unwritten]) {
+        await this.storage.writePiece(index, buf);
+        if (this.state === "stopped") return;
+        this.#unwritten.delete(index);
+        this.#unwrittenBytes -= buf.length;
+        this.#buffers.recycle(buf);
+        this.picker.onPieceHashed(index, true);
+        this.#markHave(index, true);
+      }
+    } catch (e) {
+      if (this.state !== "stopped") this.#storageFailed(e as Error);
+      return;
+    } finally {
+      this.#diskRetrying = false;
+    }
+    if (this.state !== "error" || this.#fatal) return;
+    this.error = undefined;
+    this.state = this.#doneEmitted ? "seeding" : "downloading";
+    this.emit("storage-recovered");
+    for (const p of this.#peers.values()) if (p.bitfieldKnown) this.#updateInterest(p);
+    this.#checkDone();
+    this.#connectMore();
+    this.#refillAll();
+  }
+
   #fail(e: Error): void {
-    if (this.state === "error") return;
+    if (this.#fatal) return;
+    this.#fatal = true;
     this.state = "error";
     this.error = e;
     if (this.#timer) clearInterval(this.#timer);
@@ -858,10 +1181,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
    * Serves the peer's queued requests while its socket takes data. Blocks already in the read
    * cache are collected synchronously and sent in one vectored write of up to SERVE_BATCH_BYTES
    * (one syscall and fewer, fuller TCP segments instead of one per 16 KiB block); a cache miss
-   * first sends what was collected, then awaits the chunk. A batch is written whole even when the
-   * socket's buffer is already past its high-water mark; the next one waits for `drain`. Blocks
-   * are views of cached chunks, given back to the storage once the socket has written them, so
-   * the chunk buffers are reused.
+   * first sends what was collected, then awaits the chunk. Collecting starts only while the
+   * socket is not congested and a batch is then written whole; a block awaited from disk while
+   * the socket became congested goes out alone, and the rest waits for `drain`. So at most about
+   * one batch and one block are written past the high-water mark (the transport's send-backlog
+   * cap counts on this). Blocks are views of cached chunks, given back to the storage once the
+   * socket has written them, so the chunk buffers are reused.
    */
   async #serve(peer: Peer): Promise<void> {
     if (this.#serving.has(peer.key)) return;
@@ -871,7 +1196,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     let bytes = 0;
     const flush = () => {
       if (batch.length === 0) return;
-      this.#readAhead(peer);
       const sent = batch;
       peer.sendBlocks(sent, this.#now(), () => {
         for (const b of sent) if (b.pinned) storage.releaseBlock(b.data);
@@ -883,7 +1207,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     try {
       const t = this.#transports.get(peer.key);
       while (!peer.closed && peer.incoming.length > 0 && t) {
-        if (bytes >= SERVE_BATCH_BYTES) flush();
+        if (bytes >= SERVE_BATCH_BYTES) {
+          this.#readAhead(peer);
+          flush();
+        }
         if (batch.length === 0 && t.congested) break;
         const r = peer.incoming[0] as IncomingRequest;
         // While choked only allowed-fast requests stay queued (BEP 6).
@@ -895,6 +1222,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         }
         let data = storage.peekBlock(r.index, r.begin, r.length);
         let pinned = data !== undefined;
+        const missed = data === undefined;
         if (data === undefined) {
           flush();
           this.#readAhead(peer);
@@ -917,7 +1245,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         }
         batch.push({ index: r.index, begin: r.begin, data, pinned });
         bytes += data.length;
+        // Awaited from disk while the socket became congested: it goes out alone.
+        if (missed && t.congested) break;
       }
+      if (!peer.closed && peer.incoming.length > 0) this.#readAhead(peer);
       flush();
     } catch (e) {
       peer.close({ kind: "local", message: `cannot read block: ${(e as Error).message}` });
@@ -950,6 +1281,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #losePiece(index: number, reason: string): void {
     if (!this.picker.have.has(index)) return;
     this.picker.unsetHave(index);
+    this.#resumeDirty = true;
     if (this.#wantedPieces[index]) this.#haveBytes -= this.#pieceSize(index);
     const now = this.#now();
     const wasSeeding = this.state === "seeding";
@@ -971,6 +1303,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #tick(): void {
     const now = this.#now();
     for (const p of [...this.#peers.values()]) p.tick(now);
+    if (this.state === "error" && this.#diskRetryAt > 0 && now >= this.#diskRetryAt)
+      void this.#retryStorage();
+    if (this.#resumeDirty && now - this.#lastResumeSave >= RESUME_SAVE_INTERVAL_MS)
+      void this.#saveResume();
     if (now - this.#lastChoke >= CHOKE_INTERVAL_MS) {
       this.#lastChoke = now;
       this.#runChoker(now);
@@ -981,7 +1317,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     // Back-pressure on the network when the disk falls behind.
     const behind =
       this.storage.pendingWriteBytes > 0 &&
-      this.#hashingBytes + this.#buffers.bytesInUse > this.#partialCap;
+      this.#hashingBytes + this.#buffers.bytesInUse + this.#unwrittenBytes > this.#partialCap;
     if (behind !== this.#paused) {
       this.#paused = behind;
       for (const t of this.#transports.values()) behind ? t.pause() : t.resume();

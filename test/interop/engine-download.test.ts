@@ -159,10 +159,14 @@ describe("tessera download --select", () => {
         `${rel} was skipped and must not exist`,
       );
     }
-    // Nothing else but the part file (bytes of skipped files in the boundary pieces).
+    // Nothing else but the part file (bytes of skipped files in the boundary pieces) and the
+    // resume data.
     const parts = `.${fx.infoHash}.parts`;
     const found = (await listFiles(out)).filter((f) => f !== parts);
-    assert.deepEqual(found, selected.map((p) => `content/${p}`).sort());
+    assert.deepEqual(
+      found,
+      [`.${fx.infoHash}.resume`, ...selected.map((p) => `content/${p}`)].sort(),
+    );
     const partSize = await stat(path.join(out, parts)).then(
       (st) => st.size,
       () => 0,

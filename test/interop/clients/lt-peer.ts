@@ -64,6 +64,8 @@ export interface LtPeerOptions extends CommonOptions {
   uploadMode?: boolean;
   /** Per-torrent download limit, bytes/s (session limits spare loopback peers). */
   downloadLimit?: number;
+  /** Per-torrent upload limit, bytes/s. */
+  uploadLimit?: number;
   /** Name used in logs and errors. */
   name?: string;
 }
@@ -249,6 +251,7 @@ async function launch(o: Launch): Promise<LtPeerImpl> {
     trackers: o.trackers ?? null,
     uploadMode: o.uploadMode ?? false,
     downloadLimit: o.downloadLimit ?? 0,
+    uploadLimit: o.uploadLimit ?? 0,
     statusInterval: 0.25,
   };
   const proc = new ManagedProcess(

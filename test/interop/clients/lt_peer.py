@@ -99,6 +99,8 @@ def main():
     if cfg.get("downloadLimit"):
         # Per torrent: session limits do not apply to peers on the local network.
         h.set_download_limit(int(cfg["downloadLimit"]))
+    if cfg.get("uploadLimit"):
+        h.set_upload_limit(int(cfg["uploadLimit"]))
     started = time.time()
     peers = [tuple(p) for p in cfg.get("peers") or []]
     finished = False
