@@ -124,6 +124,8 @@ const MIN_JOB_SIZE = 256 * 1024;
 /** Jobs posted to a worker ahead of its replies. */
 const WORKER_DEPTH = 2;
 const PROGRESS_INTERVAL_MS = 100;
+/** close() waits at most this long for the workers to report their exit. */
+const CLOSE_WAIT_MS = 5_000;
 
 function checkAlgorithm(algorithm: unknown): HashAlgorithm {
   const a = algorithm ?? "sha1";
@@ -469,7 +471,17 @@ export class HashPool {
     for (const job of [...this.#urgent.drain(), ...this.#queue.drain()]) job.call.fail(err);
     const slots = this.#slots.splice(0);
     for (const slot of slots) for (const job of slot.jobs.splice(0)) job.call.fail(err);
-    this.#closing = Promise.all(slots.map((s) => s.worker.terminate())).then(() => undefined);
+    // A terminating worker does not always keep the event loop alive until its exit is reported
+    // (seen on Node 20 after the workers had been unref'd while idle): the process then ran out
+    // of work with close() pending, and whoever awaited it never resumed. A timer holds the loop,
+    // for CLOSE_WAIT_MS at most.
+    let hold: NodeJS.Timeout | undefined;
+    this.#closing = Promise.race([
+      Promise.all(slots.map((s) => s.worker.terminate())).then(() => undefined),
+      new Promise<void>((resolve) => {
+        hold = setTimeout(resolve, CLOSE_WAIT_MS);
+      }),
+    ]).finally(() => clearTimeout(hold));
     return this.#closing;
   }
 
