@@ -83,6 +83,8 @@ export interface PiecePickerOptions {
 export interface PickOptions {
   /** False: only continue pieces already started (and endgame); e.g. when piece memory is full. */
   allowNewPieces?: boolean;
+  /** Start at most this many new pieces (default: no limit); 0 is `allowNewPieces: false`. */
+  maxNewPieces?: number;
 }
 
 export interface BlockResult {
@@ -504,13 +506,16 @@ export class PiecePicker {
     const p = this.#peers.get(peerKey);
     if (p === undefined || max <= 0 || this.#needCount === 0) return 0;
     if (p.bits !== null && p.interesting === 0) return 0;
-    const allowNew = options?.allowNewPieces !== false;
+    let budget = options?.allowNewPieces === false ? 0 : (options?.maxNewPieces ?? Infinity);
     let n = 0;
     while (n < max) {
       let d = this.#bestPartial(p);
-      if (allowNew) {
+      if (budget > 0) {
         const x = this.#pickFresh(p, d === null ? 0 : this.#prio[d.piece]!);
-        if (x >= 0) d = this.#start(x);
+        if (x >= 0) {
+          d = this.#start(x);
+          budget--;
+        }
       }
       if (d === null) break;
       const taken = this.#take(d, p, max - n, out);

@@ -48,12 +48,18 @@ import { wantedLayout } from "./selection.js";
 import { SmartBan } from "./smart-ban.js";
 
 /**
- * Cap on memory for pieces being assembled or hashed, raised to four pieces for torrents with
- * huge pieces. The benchmarks (bench/PROPOSALS.md, P2) found 32 MiB halves throughput at 4 GiB
- * (kernel writeback slows writes) and with 16 KiB or 16 MiB pieces; 96 MiB stays until a
- * measured smaller cap holds speed.
+ * Cap on memory for pieces being downloaded, hashed or written (at least three pieces), counted
+ * in whole pieces from a piece's first request: no new piece starts past it. Partial pieces are
+ * bounded by the peers' request queues; this bounds them when many peers each hold a few.
  */
 export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
+/**
+ * Cap on pieces hashing or waiting for the disk (at least one): past it no new piece starts, so
+ * the network slows to the disk's pace instead of memory filling up. 16 MiB keeps peak
+ * anonymous memory under 100 MiB at full speed; the request pipeline (up to 8 MiB per peer)
+ * comes on top. See bench/README.md for the measurements.
+ */
+export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 /** Peers per torrent. */
 export const DEFAULT_MAX_PEERS = 80;
 /** Upload slots (unchoked peers), optimistic one included. */
@@ -153,7 +159,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   /** Keys of peers banned for bad data: a piece that failed with their data in it is explained. */
   readonly #convicted = new Set<number>();
   readonly #buffers: PieceBuffers;
-  readonly #partialCap: number;
+  /** Most pieces downloading at once (requested, hashing or being written): the memory cap. */
+  readonly #maxPieces: number;
+  /** Most pieces hashing or being written: past it no new piece starts (the disk sets the pace). */
+  readonly #maxBacklog: number;
   readonly #smartBan = new SmartBan();
   readonly #wantedPieces: Uint8Array;
   readonly #reserved = buildReserved(["fast", "extended"]);
@@ -162,7 +171,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #pex = new Map<number, PexState>();
   #nextKey = 1;
   #hashing = 0;
-  #hashingBytes = 0;
   #dialing = 0;
   #timer: NodeJS.Timeout | undefined;
   #lastChoke = 0;
@@ -172,7 +180,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #haveBytes = 0;
   #wantedBytes = 0;
   #piecesWanted = 0;
-  #paused = false;
   #doneEmitted = false;
   readonly #scratch: BlockRef[] = [];
   readonly done: Promise<void>;
@@ -204,14 +211,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         this.picker.setPriority(p, 0);
       }
     }
-    this.#partialCap = Math.max(MAX_PARTIAL_BYTES, 4 * meta.pieceLength);
+    this.#maxPieces = Math.max(3, Math.floor(MAX_PARTIAL_BYTES / meta.pieceLength));
+    this.#maxBacklog = Math.max(1, Math.floor(MAX_BACKLOG_BYTES / meta.pieceLength));
     // The free list can hold every buffer the cap allows: a steady download allocates none.
-    this.#buffers = new PieceBuffers(
-      meta.pieceLength,
-      meta.length,
-      16 * 1024,
-      Math.ceil(this.#partialCap / meta.pieceLength),
-    );
+    this.#buffers = new PieceBuffers(meta.pieceLength, meta.length, 16 * 1024, this.#maxPieces);
     // BEP 27: a private torrent gets peers from its trackers only, so no PEX.
     this.#extensions = new ExtensionRegistry(
       EXT_NAMES.filter((n: ExtName) => !(meta.private && n === UT_PEX)),
@@ -417,7 +420,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     t.onDrain = () => this.#serve(peer);
     t.onClose = (err) =>
       peer.close({ kind: "socket", message: err ? err.message : "connection closed" });
-    if (this.#paused) t.pause();
   }
 
   // ---- PeerHost ------------------------------------------------------------------------------
@@ -676,9 +678,28 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (room <= 0 || (peer.requests.size > 0 && room < Math.max(1, target >> 3))) return;
     const out = this.#scratch;
     out.length = 0;
-    const allowNew = this.#buffers.bytesInUse + this.#hashingBytes < this.#partialCap;
-    const n = this.picker.pick(peer.key, room, out, { allowNewPieces: allowNew });
+    // The picker counts every piece from its first request until it is verified and written
+    // (or fails): each holds, or is about to hold, one piece buffer.
+    const budget =
+      this.#hashing >= this.#maxBacklog ? 0 : this.#maxPieces - this.picker.downloadingCount;
+    if (budget <= 0) this.#capped = true;
+    const n = this.picker.pick(peer.key, room, out, { maxNewPieces: Math.max(0, budget) });
     if (n > 0) peer.request(out.slice(0, n), now);
+  }
+
+  /**
+   * A refill found piece memory at the cap: refill every peer as soon as some is freed, or queues
+   * that drained meanwhile would wait for the next tick.
+   */
+  #capped = false;
+
+  /** Piece memory was freed (a piece written or dropped): wake peers that the cap held back. */
+  #memoryFreed(): void {
+    if (!this.#capped || this.state !== "downloading") return;
+    if (this.#hashing >= this.#maxBacklog || this.picker.downloadingCount >= this.#maxPieces)
+      return;
+    this.#capped = false;
+    for (const p of this.#peers.values()) this.#scheduleRefill(p);
   }
 
   readonly #refillPending = new Set<Peer>();
@@ -704,10 +725,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   }
 
   async #hashPiece(index: number, data: Uint8Array, senders: Int32Array): Promise<void> {
-    // `data` is transferred to the worker (its length reads 0 meanwhile): keep the size.
-    const size = data.length;
     this.#hashing++;
-    this.#hashingBytes += size;
     let buf = data;
     try {
       const r = await this.#o.hashPool.hashBuffer(data, { transfer: true });
@@ -750,8 +768,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       if (this.state !== "stopped") this.#fail(e as Error);
     } finally {
       this.#hashing--;
-      this.#hashingBytes -= size;
     }
+    this.#memoryFreed();
     this.#checkDone();
   }
 
@@ -884,14 +902,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#connectMore();
     this.#refillAll();
     this.#sendPex(now);
-    // Back-pressure on the network when the disk falls behind.
-    const behind =
-      this.storage.pendingWriteBytes > 0 &&
-      this.#hashingBytes + this.#buffers.bytesInUse > this.#partialCap;
-    if (behind !== this.#paused) {
-      this.#paused = behind;
-      for (const t of this.#transports.values()) behind ? t.pause() : t.resume();
-    }
   }
 
   #runChoker(now: number): void {

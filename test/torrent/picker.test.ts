@@ -288,6 +288,19 @@ describe("PiecePicker partial pieces", () => {
     assert.equal(p.pick(2, 5, out, { allowNewPieces: false }), 1);
     assert.equal(p.pick(2, 5, out, { allowNewPieces: false }), 0);
   });
+
+  it("maxNewPieces bounds the pieces one pick starts", () => {
+    const p = picker(8, { blocks: 2 });
+    p.addPeer(1, "all");
+    const out: BlockRef[] = [];
+    assert.equal(p.pick(1, 100, out, { maxNewPieces: 3 }), 6);
+    assert.equal(new Set(out.map((b) => b.piece)).size, 3);
+    assert.equal(p.downloadingCount, 3);
+    assert.equal(p.pick(1, 100, out, { maxNewPieces: 0 }), 0);
+    assert.equal(p.pick(1, 100, out, { maxNewPieces: 2 }), 4);
+    assert.equal(p.downloadingCount, 5);
+    p.checkInvariants();
+  });
 });
 
 describe("PiecePicker random first pieces", () => {
