@@ -8,6 +8,7 @@
  * A piece is announced and served only once it is on disk, so a peer's request can always be
  * read back.
  */
+import crypto from "node:crypto";
 import {
   EXT_NAMES,
   ExtensionRegistry,
@@ -60,6 +61,17 @@ export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
  * comes on top. See bench/README.md for the measurements.
  */
 export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+/**
+ * Pieces up to this size are hashed on the main thread: the round trip to a hash worker costs
+ * more CPU than SHA-1 of the piece itself (bench/README.md). Larger ones go to the hash pool.
+ */
+export const INLINE_HASH_BYTES = 256 * 1024;
+
+/** SHA-1 in one call; crypto.hash (Node >= 20.12) skips the Hash object. */
+const sha1: (data: Uint8Array) => Uint8Array =
+  typeof (crypto as { hash?: unknown }).hash === "function"
+    ? (data) => crypto.hash("sha1", data, "buffer") as unknown as Uint8Array
+    : (data) => crypto.createHash("sha1").update(data).digest();
 /** Peers per torrent. */
 export const DEFAULT_MAX_PEERS = 80;
 /** Upload slots (unchoked peers), optimistic one included. */
@@ -728,7 +740,14 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#hashing++;
     let buf = data;
     try {
-      const r = await this.#o.hashPool.hashBuffer(data, { transfer: true });
+      let r: { digest: Uint8Array; data: Uint8Array };
+      if (data.length <= INLINE_HASH_BYTES) {
+        r = { digest: sha1(data), data };
+        // Carry on after the peer's current read, as when a worker answers.
+        await Promise.resolve();
+      } else {
+        r = await this.#o.hashPool.hashBuffer(data, { transfer: true });
+      }
       buf = r.data;
       const expected = this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
       const ok = Buffer.compare(r.digest, expected) === 0;
