@@ -66,6 +66,11 @@ export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
  * more CPU than SHA-1 of the piece itself (bench/README.md). Larger ones go to the hash pool.
  */
 export const INLINE_HASH_BYTES = 256 * 1024;
+/**
+ * Verified pieces smaller than this that follow one another are written together, up to this
+ * many bytes, in one vectored write: per-write overhead dominates with small pieces.
+ */
+export const WRITE_RUN_BYTES = 1024 * 1024;
 
 /** SHA-1 in one call; crypto.hash (Node >= 20.12) skips the Hash object. */
 const sha1: (data: Uint8Array) => Uint8Array =
@@ -779,7 +784,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       }
       if (this.state === "stopped") return;
       await this.storage.whenWritable();
-      await this.storage.writePiece(index, buf);
+      await this.#write(index, buf);
       this.#buffers.recycle(buf);
       this.picker.onPieceHashed(index, true);
       this.#markHave(index, true);
@@ -790,6 +795,46 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     }
     this.#memoryFreed();
     this.#checkDone();
+  }
+
+  /** Consecutive small pieces verified in this turn of the event loop, written together. */
+  #writeRun:
+    | { first: number; pieces: Uint8Array[]; bytes: number; flush: () => void; done: Promise<void> }
+    | undefined;
+
+  /** Write a verified piece; small ones join a run of consecutive pieces (WRITE_RUN_BYTES). */
+  #write(index: number, data: Uint8Array): Promise<void> {
+    if (data.length >= WRITE_RUN_BYTES) return this.storage.writePiece(index, data);
+    let run = this.#writeRun;
+    if (run !== undefined) {
+      if (index === run.first + run.pieces.length) {
+        run.pieces.push(data);
+      } else if (index === run.first - 1) {
+        run.pieces.unshift(data);
+        run.first = index;
+      } else {
+        run.flush();
+        run = undefined;
+      }
+    }
+    if (run === undefined) {
+      let flush!: () => void;
+      const done = new Promise<void>((resolve, reject) => {
+        flush = () => {
+          if (this.#writeRun !== r) return;
+          this.#writeRun = undefined;
+          this.storage.writePieces(r.first, r.pieces).then(resolve, reject);
+        };
+      });
+      const r = { first: index, pieces: [data], bytes: 0, flush, done };
+      this.#writeRun = run = r;
+      // Whatever joined by the end of this turn goes out together.
+      setImmediate(flush);
+    }
+    run.bytes += data.length;
+    const done = run.done;
+    if (run.bytes + data.length > WRITE_RUN_BYTES) run.flush();
+    return done;
   }
 
   #markHave(index: number, announce: boolean): void {
