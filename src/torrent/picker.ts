@@ -1154,7 +1154,8 @@ export class PiecePicker {
     }
     this.#dl[piece] = null;
     d.piece = -1;
-    if (this.#pool.length < 64) this.#pool.push(d);
+    // Pieces start in bursts (a refill of hundreds of small pieces): keep enough to reuse.
+    if (this.#pool.length < 4096) this.#pool.push(d);
     if (refresh && this.#prio[piece]! > 0 && !this.#have.has(piece)) this.#orderAdd(piece);
   }
 

@@ -524,7 +524,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#buffers.write(partial, begin, block, peer.key);
     if (this.#buffers.isFull(partial)) {
       const p = this.#buffers.detach(index)!;
-      void this.#hashPiece(index, p.data, p.senders);
+      this.#hashPiece(index, p.data, p.senders);
     }
     this.#scheduleRefill(peer);
   }
@@ -741,21 +741,42 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     for (const p of this.#peers.values()) this.#fillRequests(p);
   }
 
-  async #hashPiece(index: number, data: Uint8Array, senders: Int32Array): Promise<void> {
+  /**
+   * Pieces up to INLINE_HASH_BYTES whose last block just arrived: hashed together once the peer's
+   * current read is handled (one microtask, no promise or async frame per piece).
+   */
+  readonly #toVerify: { index: number; data: Uint8Array; senders: Int32Array }[] = [];
+
+  /** Every block of piece `index` is in: verify it, then write it. */
+  #hashPiece(index: number, data: Uint8Array, senders: Int32Array): void {
     this.#hashing++;
-    let buf = data;
+    if (data.length <= INLINE_HASH_BYTES) {
+      if (this.#toVerify.length === 0) queueMicrotask(this.#verifyQueued);
+      this.#toVerify.push({ index, data, senders });
+      return;
+    }
+    this.#o.hashPool.hashBuffer(data, { transfer: true }).then(
+      (r) => this.#verified(index, r.data, senders, r.digest),
+      (e: Error) => this.#pieceDropped(e),
+    );
+  }
+
+  readonly #verifyQueued = (): void => {
+    const q = this.#toVerify;
+    for (let i = 0; i < q.length; i++) {
+      const { index, data, senders } = q[i]!;
+      this.#verified(index, data, senders, sha1(data));
+    }
+    q.length = 0;
+  };
+
+  /** A piece was hashed: ban or strike on failure, else on to the disk. */
+  #verified(index: number, buf: Uint8Array, senders: Int32Array, digest: Uint8Array): void {
+    const at = index * 20;
+    const expected = this.meta.pieceHashes;
+    let ok = digest.length === 20;
+    for (let i = 0; ok && i < 20; i++) ok = digest[i] === expected[at + i];
     try {
-      let r: { digest: Uint8Array; data: Uint8Array };
-      if (data.length <= INLINE_HASH_BYTES) {
-        r = { digest: sha1(data), data };
-        // Carry on after the peer's current read, as when a worker answers.
-        await Promise.resolve();
-      } else {
-        r = await this.#o.hashPool.hashBuffer(data, { transfer: true });
-      }
-      buf = r.data;
-      const expected = this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
-      const ok = Buffer.compare(r.digest, expected) === 0;
       if (!ok) {
         this.picker.onPieceHashed(index, false);
         this.emit("hash-failed", index);
@@ -772,69 +793,108 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         }
         this.#buffers.recycle(buf);
         this.#refillAll();
-        return;
+      } else {
+        for (const k of this.#smartBan.onHashPassed(index, buf))
+          this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
+        // Good data earns a strike back (libtorrent's trust points): an honest peer that shared
+        // failed pieces with a bad one is not banned for it. (Once per peer: a Set only then.)
+        for (const k of senders) {
+          if (k >= 0 && (this.#peers.get(k)?.hashFailures ?? 0) > 0) {
+            for (const j of new Set(senders)) {
+              const p = j >= 0 ? this.#peers.get(j) : undefined;
+              if (p && p.hashFailures > 0) p.hashFailures--;
+            }
+            break;
+          }
+        }
       }
-      for (const k of this.#smartBan.onHashPassed(index, buf))
-        this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
-      // Good data earns a strike back (libtorrent's trust points): an honest peer that shared
-      // failed pieces with a bad one is not banned for it.
-      for (const k of new Set(senders)) {
-        const p = k >= 0 ? this.#peers.get(k) : undefined;
-        if (p && p.hashFailures > 0) p.hashFailures--;
-      }
-      if (this.state === "stopped") return;
-      await this.storage.whenWritable();
-      await this.#write(index, buf);
+    } catch (e) {
+      this.#pieceDropped(e as Error);
+      return;
+    }
+    if (!ok || this.state === "stopped") {
+      this.#pieceDropped();
+      return;
+    }
+    if (buf.length < WRITE_RUN_BYTES) {
+      this.#addToRun(index, buf);
+      return;
+    }
+    this.storage
+      .whenWritable()
+      .then(() => this.storage.writePiece(index, buf))
+      .then(
+        () => this.#written(index, buf),
+        (e: Error) => this.#pieceDropped(e),
+      );
+  }
+
+  /** A verified piece is on disk: recycle its buffer, announce it. */
+  #written(index: number, buf: Uint8Array): void {
+    this.#hashing--;
+    try {
       this.#buffers.recycle(buf);
       this.picker.onPieceHashed(index, true);
       this.#markHave(index, true);
     } catch (e) {
       if (this.state !== "stopped") this.#fail(e as Error);
-    } finally {
-      this.#hashing--;
     }
     this.#memoryFreed();
     this.#checkDone();
   }
 
-  /** Consecutive small pieces verified in this turn of the event loop, written together. */
-  #writeRun:
-    | { first: number; pieces: Uint8Array[]; bytes: number; flush: () => void; done: Promise<void> }
-    | undefined;
+  /** A piece left the hash/write stage without being had (failed hash, error, stop). */
+  #pieceDropped(error?: Error): void {
+    this.#hashing--;
+    if (error !== undefined && this.state !== "stopped") this.#fail(error);
+    this.#memoryFreed();
+    this.#checkDone();
+  }
 
-  /** Write a verified piece; small ones join a run of consecutive pieces (WRITE_RUN_BYTES). */
-  #write(index: number, data: Uint8Array): Promise<void> {
-    if (data.length >= WRITE_RUN_BYTES) return this.storage.writePiece(index, data);
+  /**
+   * Verified pieces under WRITE_RUN_BYTES that follow one another, written together (up to
+   * WRITE_RUN_BYTES) at the end of this turn of the event loop: per-write overhead dominates
+   * with small pieces.
+   */
+  #writeRun: { first: number; pieces: Uint8Array[]; bytes: number } | undefined;
+  #runFlushScheduled = false;
+
+  #addToRun(index: number, data: Uint8Array): void {
     let run = this.#writeRun;
-    if (run !== undefined) {
-      if (index === run.first + run.pieces.length) {
-        run.pieces.push(data);
-      } else if (index === run.first - 1) {
-        run.pieces.unshift(data);
-        run.first = index;
-      } else {
-        run.flush();
-        run = undefined;
-      }
-    }
-    if (run === undefined) {
-      let flush!: () => void;
-      const done = new Promise<void>((resolve, reject) => {
-        flush = () => {
-          if (this.#writeRun !== r) return;
-          this.#writeRun = undefined;
-          this.storage.writePieces(r.first, r.pieces).then(resolve, reject);
-        };
-      });
-      const r = { first: index, pieces: [data], bytes: 0, flush, done };
-      this.#writeRun = run = r;
-      // Whatever joined by the end of this turn goes out together.
-      setImmediate(flush);
+    if (run !== undefined && index === run.first + run.pieces.length) {
+      run.pieces.push(data);
+    } else if (run !== undefined && index === run.first - 1) {
+      run.pieces.unshift(data);
+      run.first = index;
+    } else {
+      this.#flushRun();
+      run = this.#writeRun = { first: index, pieces: [data], bytes: 0 };
     }
     run.bytes += data.length;
-    const done = run.done;
-    if (run.bytes + data.length > WRITE_RUN_BYTES) run.flush();
-    return done;
+    if (run.bytes + data.length > WRITE_RUN_BYTES) this.#flushRun();
+    else if (!this.#runFlushScheduled) {
+      this.#runFlushScheduled = true;
+      setImmediate(this.#flushRunLater);
+    }
+  }
+
+  readonly #flushRunLater = (): void => {
+    this.#runFlushScheduled = false;
+    this.#flushRun();
+  };
+
+  #flushRun(): void {
+    const run = this.#writeRun;
+    if (run === undefined) return;
+    this.#writeRun = undefined;
+    this.storage.writePieces(run.first, run.pieces).then(
+      () => {
+        for (let i = 0; i < run.pieces.length; i++) this.#written(run.first + i, run.pieces[i]!);
+      },
+      (e: Error) => {
+        for (let i = 0; i < run.pieces.length; i++) this.#pieceDropped(e);
+      },
+    );
   }
 
   #markHave(index: number, announce: boolean): void {
