@@ -155,6 +155,20 @@ describe("TorrentStorage writes", () => {
     await assertFilesMatch(dir, f);
   });
 
+  it("writePieces splits writes larger than MAX_WRITE_BYTES, across two files", async () => {
+    const dir = await newDir();
+    const spec: Spec[] = [
+      { path: ["big", "a"], size: 3 * MIB + 5 },
+      { path: ["big", "b"], size: 2 * MIB + 77 },
+    ];
+    const f = makeTorrent(spec, 2 * MIB);
+    const s = new TorrentStorage(f.meta, dir, { hashPool: pool });
+    await s.writePieces(1, [piece(f, 1), piece(f, 2)]);
+    await s.writePieces(0, [piece(f, 0)]);
+    await s.close();
+    await assertFilesMatch(dir, f);
+  });
+
   it("writes pieces one after another (sequential, LRU of 2 open files)", async () => {
     const dir = await newDir();
     const f = makeTorrent(LAYOUT, PL);
