@@ -5,6 +5,7 @@
  */
 import net from "node:net";
 import { HANDSHAKE_PREFIX } from "../wire/index.js";
+import { connectTcp } from "./transport.js";
 
 /** Bytes of the handshake needed to route a connection: prefix (20) + reserved (8) + info-hash (20). */
 const ROUTE_BYTES = 48;
@@ -122,10 +123,10 @@ export class Listener {
   }
 }
 
-/** Dial a peer over TCP, with a timeout. */
+/** Dial a peer over TCP, with a timeout. The socket reads into a shared buffer: see connectTcp. */
 export function dial(host: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = connectTcp({ host, port, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error("connect timeout"));

@@ -2,7 +2,7 @@
  * The byte-stream edge a {@link Peer} runs on. TCP today; uTP and MSE/PE later provide the same
  * shape: a duplex stream of bytes and a remote address, nothing more.
  */
-import type net from "node:net";
+import net from "node:net";
 
 export interface Transport {
   readonly remoteAddress: string;
@@ -18,7 +18,11 @@ export interface Transport {
   pause(): void;
   resume(): void;
   close(): void;
-  onData: (chunk: Uint8Array) => void;
+  /**
+   * Bytes read. A `transient` chunk is a view of a read buffer that is reused once the call
+   * returns: consume or copy it before returning.
+   */
+  onData: (chunk: Uint8Array, transient: boolean) => void;
   onDrain: () => void;
   onClose: (error?: Error) => void;
 }
@@ -40,7 +44,53 @@ export function formatAddress(host: string, port: number): string {
   return h.includes(":") ? `[${h}]:${port}` : `${h}:${port}`;
 }
 
-/** Wrap a connected TCP socket. `initial` are bytes already read from it (an incoming handshake). */
+/** Bytes of the read buffer shared by every socket made with {@link connectTcp}. */
+export const READ_BUFFER_SIZE = 256 * 1024;
+/** Allocated on first use; shared, since a read is handed on and consumed before the next. */
+let sharedReadBuffer: Buffer | undefined;
+const kReader = Symbol("tessera.reader");
+
+interface Reader {
+  /** Where reads go once {@link tcpTransport} wraps the socket. */
+  sink: ((chunk: Uint8Array) => void) | undefined;
+  /** Copies of reads that came before (none unless someone resumed the socket early). */
+  early: Uint8Array[];
+}
+
+type ReaderSocket = net.Socket & { [kReader]?: Reader };
+
+/**
+ * `net.connect`, except that the socket reads into one buffer shared by every socket made here
+ * (Node's `onread`) instead of a fresh 64 KiB Buffer per read: no allocation, no garbage, no
+ * page faults per read. The socket emits no 'data' events and starts paused; {@link tcpTransport}
+ * resumes it and hands reads on as transient chunks.
+ */
+export function connectTcp(opts: net.TcpNetConnectOpts): net.Socket {
+  sharedReadBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+  const reader: Reader = { sink: undefined, early: [] };
+  const socket: ReaderSocket = net.connect({
+    ...opts,
+    onread: {
+      buffer: sharedReadBuffer,
+      callback: (n: number, buf: Uint8Array) => {
+        // A plain Uint8Array view: slice() on it copies, as callers expect (a Buffer's does not).
+        const chunk = new Uint8Array(buf.buffer, buf.byteOffset, n);
+        if (reader.sink) reader.sink(chunk);
+        else reader.early.push(chunk.slice());
+        return true;
+      },
+    },
+  });
+  socket[kReader] = reader;
+  // Read nothing until a transport is wired (bytes wait in the kernel meanwhile).
+  socket.pause();
+  return socket;
+}
+
+/**
+ * Wrap a connected TCP socket. `initial` are bytes already read from it (an incoming handshake).
+ * A socket from {@link connectTcp} delivers its reads as transient chunks.
+ */
 export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transport {
   socket.setNoDelay(true);
   let closed = false;
@@ -92,7 +142,14 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
     onDrain: () => {},
     onClose: () => {},
   };
-  socket.on("data", (chunk: Buffer) => t.onData(chunk));
+  const reader = (socket as ReaderSocket)[kReader];
+  const pending = initial && initial.length > 0 ? [initial] : [];
+  if (reader) {
+    pending.push(...reader.early.splice(0));
+    reader.sink = (chunk) => t.onData(chunk, true);
+  } else {
+    socket.on("data", (chunk: Buffer) => t.onData(chunk, false));
+  }
   socket.on("drain", () => {
     congested = false;
     backlog = 0;
@@ -106,10 +163,10 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
     t.onClose(closeError ?? (hadError ? new Error("connection reset") : undefined));
   });
   socket.resume();
-  if (initial && initial.length > 0) {
-    // Delivered after the caller has wired onData.
+  if (pending.length > 0) {
+    // Delivered after the caller has wired onData (and before any later read).
     queueMicrotask(() => {
-      if (!closed) t.onData(initial);
+      for (const chunk of pending) if (!closed) t.onData(chunk, false);
     });
   }
   return t;

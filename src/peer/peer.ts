@@ -309,11 +309,15 @@ export class Peer {
     this.#write([encodeMessage(msg)], now);
   }
 
-  /** Feed bytes read from the transport. */
-  receive(chunk: Uint8Array, now: number): void {
+  /**
+   * Feed bytes read from the transport. A `transient` chunk is a view of a read buffer the
+   * transport reuses once this returns: the unparsed tail is copied out before returning, and
+   * blocks reach {@link PeerHost.onBlock} as views the host copies at once (as it always must).
+   */
+  receive(chunk: Uint8Array, now: number, transient = false): void {
     if (this.closed) return;
     this.lastReceived = now;
-    this.#decoder.push(chunk);
+    this.#decoder.push(chunk, transient);
     try {
       for (;;) {
         if (this.closed) return;
@@ -325,6 +329,8 @@ export class Peer {
     } catch (e) {
       if (e instanceof WireError) this.close({ kind: "protocol", error: e });
       else throw e;
+    } finally {
+      if (transient && !this.closed) this.#decoder.detach();
     }
   }
 

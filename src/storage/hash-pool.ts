@@ -410,25 +410,45 @@ export class HashPool {
     data: Uint8Array,
     opts: HashBufferOptions = {},
   ): Promise<{ digest: Uint8Array; data: Uint8Array }> {
+    return this.hashBuffers([data], opts).then((r) => ({ digest: r.digests, data: r.data[0]! }));
+  }
+
+  /**
+   * Hashes several buffers, each on its own, in one round trip to a worker (the downloader's
+   * path: pieces that completed together). `digests` holds digestSize bytes per buffer, in
+   * order; see HashBufferOptions.transfer for `data`. Buffers sharing an ArrayBuffer cannot be
+   * transferred together (the worker would get the memory once): with `transfer`, give each
+   * buffer its own.
+   */
+  hashBuffers(
+    list: readonly Uint8Array[],
+    opts: HashBufferOptions = {},
+  ): Promise<{ digests: Uint8Array; data: Uint8Array[] }> {
     return this.#guard(() => {
       const algorithm = checkAlgorithm(opts.algorithm);
-      if (!(data instanceof Uint8Array)) throw new HashArgumentError("data must be a Uint8Array");
-      let sent: Uint8Array;
-      let transfer: ArrayBuffer[] = [];
-      let giveBack = false;
-      if (!(data.buffer instanceof ArrayBuffer)) {
-        sent = data; // SharedArrayBuffer: the worker sees the same memory, nothing to copy
-      } else if (opts.transfer === true) {
-        sent = data;
-        transfer = [data.buffer];
-        giveBack = true;
-      } else {
-        // One compact copy, transferred (structured cloning would copy the whole ArrayBuffer).
-        sent = new Uint8Array(data);
-        transfer = [sent.buffer as ArrayBuffer];
+      if (!Array.isArray(list) || list.some((d) => !(d instanceof Uint8Array))) {
+        throw new HashArgumentError("data must be Uint8Arrays");
       }
-      const wasBuffer = Buffer.isBuffer(data);
-      let result: { digest: Uint8Array; data: Uint8Array } | undefined;
+      const sent: Uint8Array[] = [];
+      const transfer: ArrayBuffer[] = [];
+      const giveBack = opts.transfer === true;
+      for (const data of list) {
+        if (!(data.buffer instanceof ArrayBuffer)) {
+          sent.push(data); // SharedArrayBuffer: the worker sees the same memory, nothing to copy
+        } else if (giveBack) {
+          if (transfer.includes(data.buffer)) {
+            throw new HashArgumentError("buffers to transfer must not share an ArrayBuffer");
+          }
+          sent.push(data);
+          transfer.push(data.buffer);
+        } else {
+          // One compact copy, transferred (structured cloning would copy the whole ArrayBuffer).
+          const copy = new Uint8Array(data);
+          sent.push(copy);
+          transfer.push(copy.buffer as ArrayBuffer);
+        }
+      }
+      let result: { digests: Uint8Array; data: Uint8Array[] } | undefined;
       return new Promise<void>((resolve, reject) => {
         const call = new Call(resolve, reject);
         const request: WorkerRequest = {
@@ -445,12 +465,17 @@ export class HashPool {
             transfer,
             done: (reply) => {
               if (reply.type !== "buffer") return call.fail(replyError(reply));
-              let back = data;
+              const back = list.slice();
               if (giveBack && reply.data !== null) {
-                const r = reply.data;
-                back = wasBuffer ? Buffer.from(r.buffer, r.byteOffset, r.byteLength) : r;
+                for (let i = 0; i < back.length; i++) {
+                  const r = reply.data[i];
+                  if (r === undefined || !(list[i]!.buffer instanceof ArrayBuffer)) continue;
+                  back[i] = Buffer.isBuffer(list[i])
+                    ? Buffer.from(r.buffer, r.byteOffset, r.byteLength)
+                    : r;
+                }
               }
-              result = { digest: new Uint8Array(reply.digest), data: back };
+              result = { digests: reply.digests, data: back };
               call.finish();
             },
           },

@@ -40,8 +40,9 @@ export interface BufferJob {
   type: "buffer";
   id: number;
   algorithm: HashAlgorithm;
-  data: Uint8Array;
-  /** Send `data` back, transferring its ArrayBuffer. */
+  /** One or more buffers, each hashed on its own (a batch saves a round trip per buffer). */
+  data: Uint8Array[];
+  /** Send `data` back, transferring their ArrayBuffers. */
   giveBack: boolean;
 }
 
@@ -59,8 +60,9 @@ export interface FilesResult {
 export interface BufferResult {
   type: "buffer";
   id: number;
-  digest: Uint8Array;
-  data: Uint8Array | null;
+  /** digestSize bytes per buffer, in order. */
+  digests: Uint8Array;
+  data: Uint8Array[] | null;
 }
 
 export interface IoFailure {

@@ -1,6 +1,6 @@
 /**
  * Worker thread of HashPool. Reads piece ranges straight from disk into one reusable buffer and
- * hashes them piece by piece, so no file data crosses threads; or hashes one buffer handed over by
+ * hashes them piece by piece, so no file data crosses threads; or hashes buffers handed over by
  * the main thread. See hash-protocol.ts for the messages.
  */
 import crypto from "node:crypto";
@@ -183,8 +183,12 @@ function runFiles(job: FilesJob): WorkerReply {
 }
 
 function runBuffer(job: BufferJob): WorkerReply {
-  const digest = oneShot(job.algorithm, job.data);
-  return { type: "buffer", id: job.id, digest, data: job.giveBack ? job.data : null };
+  const dlen = DIGEST_SIZE[job.algorithm];
+  const digests = new Uint8Array(job.data.length * dlen);
+  for (let i = 0; i < job.data.length; i++) {
+    digests.set(oneShot(job.algorithm, job.data[i]!), i * dlen);
+  }
+  return { type: "buffer", id: job.id, digests, data: job.giveBack ? job.data : null };
 }
 
 const port = parentPort;
@@ -207,8 +211,11 @@ port.on("message", (msg: WorkerRequest) => {
   const transfer: ArrayBuffer[] = [];
   if (reply.type === "files") {
     transfer.push(reply.digests.buffer as ArrayBuffer, reply.bad.buffer as ArrayBuffer);
-  } else if (reply.type === "buffer" && reply.data !== null) {
-    if (reply.data.buffer instanceof ArrayBuffer) transfer.push(reply.data.buffer);
+  } else if (reply.type === "buffer") {
+    transfer.push(reply.digests.buffer as ArrayBuffer);
+    for (const d of reply.data ?? []) {
+      if (d.buffer instanceof ArrayBuffer && !transfer.includes(d.buffer)) transfer.push(d.buffer);
+    }
   }
   port.postMessage(reply, transfer);
 });

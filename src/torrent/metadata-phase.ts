@@ -265,7 +265,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
     if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
     this.#transports.set(key, t);
-    t.onData = (chunk) => peer.receive(chunk, this.#now());
+    t.onData = (chunk, transient) => peer.receive(chunk, this.#now(), transient);
     t.onDrain = () => {};
     t.onClose = (err) =>
       peer.close({ kind: "socket", message: err ? err.message : "connection closed" });

@@ -83,6 +83,8 @@ export interface PiecePickerOptions {
 export interface PickOptions {
   /** False: only continue pieces already started (and endgame); e.g. when piece memory is full. */
   allowNewPieces?: boolean;
+  /** Start at most this many new pieces (default: no limit); 0 is `allowNewPieces: false`. */
+  maxNewPieces?: number;
 }
 
 export interface BlockResult {
@@ -504,13 +506,18 @@ export class PiecePicker {
     const p = this.#peers.get(peerKey);
     if (p === undefined || max <= 0 || this.#needCount === 0) return 0;
     if (p.bits !== null && p.interesting === 0) return 0;
-    const allowNew = options?.allowNewPieces !== false;
+    let budget = options?.allowNewPieces === false ? 0 : (options?.maxNewPieces ?? Infinity);
     let n = 0;
     while (n < max) {
       let d = this.#bestPartial(p);
-      if (allowNew) {
-        const x = this.#pickFresh(p, d === null ? 0 : this.#prio[d.piece]!);
-        if (x >= 0) d = this.#start(x);
+      if (budget > 0) {
+        const minLevel = d === null ? 0 : this.#prio[d.piece]!;
+        let x = this.#nextInLine(p, minLevel);
+        if (x < 0) x = this.#pickFresh(p, minLevel);
+        if (x >= 0) {
+          d = this.#start(x);
+          budget--;
+        }
       }
       if (d === null) break;
       const taken = this.#take(d, p, max - n, out);
@@ -895,6 +902,31 @@ export class PiecePicker {
     return best;
   }
 
+  /**
+   * The piece right after the one this peer last worked on, when it is fresh and as good a pick
+   * as any: top priority and the lowest availability of any fresh piece. Rarest first leaves
+   * ties in random order; breaking them this way makes the pieces of a peer follow one another,
+   * so small verified pieces reach the disk as runs (one write each) and the sender reads
+   * sequentially (libtorrent's piece extent affinity does the same). Not while picking the
+   * first pieces at random. -1 when it does not apply.
+   */
+  #nextInLine(p: PeerState, minLevel: number): number {
+    const y = p.cur + 1;
+    if (p.cur < 0 || y >= this.pieceCount || this.#pos[y]! < 0) return NONE;
+    if (this.#have.count < this.#initialRandom || !this.#peerHas(p, y)) return NONE;
+    const level = this.#prio[y]!;
+    if (level <= minLevel) return NONE;
+    for (let l = MAX_PRIORITY; l > level; l--) if (this.#levelCount[l]! > 0) return NONE;
+    // No fresh piece of that level is rarer. Bucket 0 (pieces only seeds have) counts for a seed;
+    // a non-seed has none of them.
+    const lvl = this.#buckets[level]!;
+    const a = this.#avail[y]!;
+    for (let i = p.bits === null ? 0 : 1; i < a && i < lvl.length; i++) {
+      if (lvl[i]!.length > 0) return NONE;
+    }
+    return y;
+  }
+
   /** A fresh piece of priority above `minLevel` for this peer, or -1. */
   #pickFresh(p: PeerState, minLevel: number): number {
     if (this.#freshTotal === 0) return NONE;
@@ -1122,7 +1154,8 @@ export class PiecePicker {
     }
     this.#dl[piece] = null;
     d.piece = -1;
-    if (this.#pool.length < 64) this.#pool.push(d);
+    // Pieces start in bursts (a refill of hundreds of small pieces): keep enough to reuse.
+    if (this.#pool.length < 4096) this.#pool.push(d);
     if (refresh && this.#prio[piece]! > 0 && !this.#have.has(piece)) this.#orderAdd(piece);
   }
 

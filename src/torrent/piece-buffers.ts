@@ -1,8 +1,8 @@
 /**
  * Memory for pieces being assembled: one buffer per partial piece, recycled through a free list
- * so a steady download allocates nothing per piece. `bytesInUse` is what the caller caps (the
- * picker starts no new piece when the cap is reached); `senders` remembers which peer sent each
- * block, for smart ban.
+ * so a steady download allocates nothing per piece (the caller caps the pieces in flight and
+ * sizes the free list to that cap); `senders` remembers which peer sent each block, for smart
+ * ban.
  */
 export interface PartialPiece {
   piece: number;

@@ -53,12 +53,39 @@ import { wantedLayout } from "./selection.js";
 import { SmartBan } from "./smart-ban.js";
 
 /**
- * Cap on memory for pieces being assembled or hashed, raised to four pieces for torrents with
- * huge pieces. The benchmarks (bench/PROPOSALS.md, P2) found 32 MiB halves throughput at 4 GiB
- * (kernel writeback slows writes) and with 16 KiB or 16 MiB pieces; 96 MiB stays until a
- * measured smaller cap holds speed.
+ * Cap on memory for pieces being downloaded, hashed or written (at least three pieces), counted
+ * in whole pieces from a piece's first request: no new piece starts past it. Partial pieces are
+ * bounded by the peers' request queues; this bounds them when many peers each hold a few.
  */
 export const MAX_PARTIAL_BYTES = 96 * 1024 * 1024;
+/**
+ * Cap on pieces hashing or waiting for the disk (at least one): past it no new piece starts, so
+ * the network slows to the disk's pace instead of memory filling up. 16 MiB keeps peak
+ * anonymous memory under 100 MiB at full speed; the request pipeline (up to 8 MiB per peer)
+ * comes on top. See bench/README.md for the measurements.
+ */
+export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+/**
+ * Pieces that complete in the same turn of the event loop go to a hash worker together, in
+ * batches of up to this many bytes (at least one piece): one worker round trip per batch instead
+ * of one per piece, which cost more CPU than SHA-1 of a small piece itself (bench/README.md).
+ * Hashing never runs on the main thread.
+ */
+export const HASH_BATCH_BYTES = 1024 * 1024;
+/**
+ * Verified pieces that follow one another are written together, up to this many bytes (at
+ * least one piece), in one vectored write: per-write overhead dominates with small pieces.
+ * Larger writes cost more kernel time per byte (storage's MAX_WRITE_BYTES).
+ */
+export const WRITE_RUN_BYTES = 1024 * 1024;
+/**
+ * Writes in flight at once; pieces that wait meanwhile join the next write as a run. One
+ * writer left the download waiting on it (16 KiB pieces: 0.3 CPU-s per GiB more, 20% slower);
+ * more than two gained nothing and write concurrently to the same file (1 GiB of 1 MiB writes
+ * into the page cache: 0.27 sys CPU-s from one thread, 0.40 s from four at once).
+ */
+const MAX_WRITES = 2;
+
 /** Peers per torrent. */
 export const DEFAULT_MAX_PEERS = 80;
 /** Incoming connections accepted beyond `maxPeers` (dials never go past it). */
@@ -220,7 +247,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   /** Keys of peers banned for bad data: a piece that failed with their data in it is explained. */
   readonly #convicted = new Set<number>();
   readonly #buffers: PieceBuffers;
-  readonly #partialCap: number;
+  /** Most pieces downloading at once (requested, hashing or being written): the memory cap. */
+  readonly #maxPieces: number;
+  /** Most pieces hashing or being written: past it no new piece starts (the disk sets the pace). */
+  readonly #maxBacklog: number;
   readonly #smartBan = new SmartBan();
   readonly #wantedPieces: Uint8Array;
   readonly #reserved = buildReserved(["fast", "extended"]);
@@ -229,7 +259,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #pex = new Map<number, PexState>();
   #nextKey = 1;
   #hashing = 0;
-  #hashingBytes = 0;
   #dialing = 0;
   #timer: NodeJS.Timeout | undefined;
   #lastChoke = 0;
@@ -240,13 +269,11 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   #haveBytes = 0;
   #wantedBytes = 0;
   #piecesWanted = 0;
-  #paused = false;
   #doneEmitted = false;
   /** The error stopped the torrent for good (as opposed to a storage error being retried). */
   #fatal = false;
   /** Verified pieces whose write failed, kept to be written on the next retry. */
   readonly #unwritten = new Map<number, Uint8Array>();
-  #unwrittenBytes = 0;
   #diskFailures = 0;
   /** When to retry writing after a storage error (0: no retry pending). */
   #diskRetryAt = 0;
@@ -285,14 +312,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         this.picker.setPriority(p, 0);
       }
     }
-    this.#partialCap = Math.max(MAX_PARTIAL_BYTES, 4 * meta.pieceLength);
+    this.#maxPieces = Math.max(3, Math.floor(MAX_PARTIAL_BYTES / meta.pieceLength));
+    this.#maxBacklog = Math.max(1, Math.floor(MAX_BACKLOG_BYTES / meta.pieceLength));
     // The free list can hold every buffer the cap allows: a steady download allocates none.
-    this.#buffers = new PieceBuffers(
-      meta.pieceLength,
-      meta.length,
-      16 * 1024,
-      Math.ceil(this.#partialCap / meta.pieceLength),
-    );
+    this.#buffers = new PieceBuffers(meta.pieceLength, meta.length, 16 * 1024, this.#maxPieces);
     // BEP 27: a private torrent gets peers from its trackers only, so no PEX.
     this.#extensions = new ExtensionRegistry(
       EXT_NAMES.filter((n: ExtName) => !(meta.private && n === UT_PEX)),
@@ -472,7 +495,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     }
     for (const buf of this.#unwritten.values()) this.#buffers.recycle(buf);
     this.#unwritten.clear();
-    this.#unwrittenBytes = 0;
     await this.storage.close();
     if (!this.#fatal && !this.#doneEmitted)
       this.#rejectDone(new Error("torrent stopped before completion"));
@@ -644,10 +666,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
     this.#transports.set(key, t);
-    t.onData = (chunk) => {
+    t.onData = (chunk, transient) => {
       const now = this.#now();
       const uploaded = this.#uploaded;
-      peer.receive(chunk, now);
+      peer.receive(chunk, now, transient);
       // A peer we upload to sent a few small messages (HAVE, ...) and nothing for us to answer
       // with data: it may hold its next requests back until we acknowledge those (Nagle's
       // algorithm on its side, e.g. libtorrent; delayed ACK on ours, ~40 ms on Linux). A
@@ -668,7 +690,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     t.onDrain = () => this.#serve(peer);
     t.onClose = (err) =>
       peer.close({ kind: "socket", message: err ? err.message : "connection closed" });
-    if (this.#paused) t.pause();
   }
 
   // ---- PeerHost ------------------------------------------------------------------------------
@@ -756,7 +777,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#buffers.write(partial, begin, block, peer.key);
     if (this.#buffers.isFull(partial)) {
       const p = this.#buffers.detach(index)!;
-      void this.#hashPiece(index, p.data, p.senders);
+      this.#hashPiece(index, p.data, p.senders);
     }
     this.#scheduleRefill(peer);
   }
@@ -940,10 +961,28 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     if (room <= 0 || (peer.requests.size > 0 && room < Math.max(1, target >> 3))) return;
     const out = this.#scratch;
     out.length = 0;
-    const allowNew =
-      this.#buffers.bytesInUse + this.#hashingBytes + this.#unwrittenBytes < this.#partialCap;
-    const n = this.picker.pick(peer.key, room, out, { allowNewPieces: allowNew });
+    // The picker counts every piece from its first request until it is verified and written
+    // (or fails): each holds, or is about to hold, one piece buffer.
+    const budget =
+      this.#hashing >= this.#maxBacklog ? 0 : this.#maxPieces - this.picker.downloadingCount;
+    if (budget <= 0) this.#capped = true;
+    const n = this.picker.pick(peer.key, room, out, { maxNewPieces: Math.max(0, budget) });
     if (n > 0) peer.request(out.slice(0, n), now);
+  }
+
+  /**
+   * A refill found piece memory at the cap: refill every peer as soon as some is freed, or queues
+   * that drained meanwhile would wait for the next tick.
+   */
+  #capped = false;
+
+  /** Piece memory was freed (a piece written or dropped): wake peers that the cap held back. */
+  #memoryFreed(): void {
+    if (!this.#capped || this.state !== "downloading") return;
+    if (this.#hashing >= this.#maxBacklog || this.picker.downloadingCount >= this.#maxPieces)
+      return;
+    this.#capped = false;
+    for (const p of this.#peers.values()) this.#scheduleRefill(p);
   }
 
   readonly #refillPending = new Set<Peer>();
@@ -968,17 +1007,57 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     for (const p of this.#peers.values()) this.#fillRequests(p);
   }
 
-  async #hashPiece(index: number, data: Uint8Array, senders: Int32Array): Promise<void> {
-    // `data` is transferred to the worker (its length reads 0 meanwhile): keep the size.
-    const size = data.length;
+  /** Pieces whose last block arrived in this turn of the event loop, to hash as batches. */
+  readonly #toVerify: { index: number; data: Uint8Array; senders: Int32Array }[] = [];
+  #verifyScheduled = false;
+
+  /** Every block of piece `index` is in: verify it (on a worker), then write it. */
+  #hashPiece(index: number, data: Uint8Array, senders: Int32Array): void {
     this.#hashing++;
-    this.#hashingBytes += size;
-    let buf = data;
+    this.#toVerify.push({ index, data, senders });
+    if (!this.#verifyScheduled) {
+      // After every read of this turn, so the pieces they complete share a round trip.
+      this.#verifyScheduled = true;
+      setImmediate(this.#sendToHash);
+    }
+  }
+
+  readonly #sendToHash = (): void => {
+    this.#verifyScheduled = false;
+    const q = this.#toVerify;
+    for (let i = 0; i < q.length; ) {
+      let bytes = q[i]!.data.length;
+      let j = i + 1;
+      while (j < q.length && bytes + q[j]!.data.length <= HASH_BATCH_BYTES) {
+        bytes += q[j]!.data.length;
+        j++;
+      }
+      const batch = q.slice(i, j);
+      const buffers = batch.map((p) => p.data);
+      // Each piece buffer is its own ArrayBuffer: transferred to the worker and back, no copy.
+      this.#o.hashPool.hashBuffers(buffers, { transfer: true }).then(
+        (r) => {
+          for (let k = 0; k < batch.length; k++) {
+            const p = batch[k]!;
+            this.#verified(p.index, r.data[k]!, p.senders, r.digests.subarray(k * 20, k * 20 + 20));
+          }
+        },
+        (e: Error) => {
+          for (let k = 0; k < batch.length; k++) this.#pieceDropped(e);
+        },
+      );
+      i = j;
+    }
+    q.length = 0;
+  };
+
+  /** A piece was hashed: ban or strike on failure, else on to the disk. */
+  #verified(index: number, buf: Uint8Array, senders: Int32Array, digest: Uint8Array): void {
+    const at = index * 20;
+    const expected = this.meta.pieceHashes;
+    let ok = digest.length === 20;
+    for (let i = 0; ok && i < 20; i++) ok = digest[i] === expected[at + i];
     try {
-      const r = await this.#o.hashPool.hashBuffer(data, { transfer: true });
-      buf = r.data;
-      const expected = this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
-      const ok = Buffer.compare(r.digest, expected) === 0;
       if (!ok) {
         this.picker.onPieceHashed(index, false);
         this.emit("hash-failed", index);
@@ -995,38 +1074,128 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         }
         this.#buffers.recycle(buf);
         this.#refillAll();
-        return;
+      } else {
+        for (const k of this.#smartBan.onHashPassed(index, buf))
+          this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
+        // Good data earns a strike back (libtorrent's trust points): an honest peer that shared
+        // failed pieces with a bad one is not banned for it. (Once per peer: a Set only then.)
+        for (const k of senders) {
+          if (k >= 0 && (this.#peers.get(k)?.hashFailures ?? 0) > 0) {
+            for (const j of new Set(senders)) {
+              const p = j >= 0 ? this.#peers.get(j) : undefined;
+              if (p && p.hashFailures > 0) p.hashFailures--;
+            }
+            break;
+          }
+        }
       }
-      for (const k of this.#smartBan.onHashPassed(index, buf))
-        this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
-      // Good data earns a strike back (libtorrent's trust points): an honest peer that shared
-      // failed pieces with a bad one is not banned for it.
-      for (const k of new Set(senders)) {
-        const p = k >= 0 ? this.#peers.get(k) : undefined;
-        if (p && p.hashFailures > 0) p.hashFailures--;
-      }
-      if (this.state === "stopped") return;
-      await this.storage.whenWritable();
-      // Nothing is written once stop() began: it measures the files for resume data.
-      if (this.#stopped()) return;
-      try {
-        await this.storage.writePiece(index, buf);
-      } catch (e) {
-        this.#writeFailed(index, buf, e as Error);
-        return;
-      }
-      this.#diskFailures = 0;
+    } catch (e) {
+      this.#pieceDropped(e as Error);
+      return;
+    }
+    if (!ok || this.state === "stopped") {
+      this.#pieceDropped();
+      return;
+    }
+    this.#toWrite.set(index, buf);
+    if (!this.#pumpScheduled) {
+      // After the other pieces verified in this batch, so they can join the same write.
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pumpWrites);
+    }
+  }
+
+  /** A verified piece is on disk: recycle its buffer, announce it. */
+  #written(index: number, buf: Uint8Array): void {
+    this.#hashing--;
+    try {
       this.#buffers.recycle(buf);
       this.picker.onPieceHashed(index, true);
       this.#markHave(index, true);
     } catch (e) {
       if (this.state !== "stopped") this.#fail(e as Error);
-    } finally {
-      this.#hashing--;
-      this.#hashingBytes -= size;
     }
+    this.#memoryFreed();
     this.#checkDone();
   }
+
+  /** A piece left the hash/write stage without being had (failed hash, error, stop). */
+  #pieceDropped(error?: Error): void {
+    this.#hashing--;
+    if (error !== undefined && this.state !== "stopped") this.#fail(error);
+    this.#memoryFreed();
+    this.#checkDone();
+  }
+
+  /** Verified pieces waiting for the disk, oldest first. */
+  readonly #toWrite = new Map<number, Uint8Array>();
+  #writing = 0;
+  #pumpScheduled = false;
+
+  /**
+   * Start writes while fewer than MAX_WRITES are in flight: the oldest waiting piece, with the
+   * waiting pieces before and after it that follow one another (WRITE_RUN_BYTES at most).
+   */
+  readonly #pumpWrites = (): void => {
+    this.#pumpScheduled = false;
+    const q = this.#toWrite;
+    if (this.state === "stopped" || this.#fatal) {
+      const n = q.size;
+      q.clear();
+      for (let i = 0; i < n; i++) this.#pieceDropped();
+      return;
+    }
+    if (this.state === "error") {
+      // Waiting out a storage error: verified pieces are kept for the retry, not written now.
+      for (const [index, buf] of q) {
+        this.#hashing--;
+        this.#unwritten.set(index, buf);
+      }
+      q.clear();
+      return;
+    }
+    while (this.#writing < MAX_WRITES && q.size > 0) {
+      const oldest: number = q.keys().next().value!;
+      let first = oldest;
+      let bytes = q.get(oldest)!.length;
+      for (;;) {
+        const prev = q.get(first - 1);
+        if (prev === undefined || bytes + prev.length > WRITE_RUN_BYTES) break;
+        first--;
+        bytes += prev.length;
+      }
+      let end = oldest + 1;
+      for (;;) {
+        const next = q.get(end);
+        if (next === undefined || bytes + next.length > WRITE_RUN_BYTES) break;
+        end++;
+        bytes += next.length;
+      }
+      const pieces: Uint8Array[] = [];
+      for (let i = first; i < end; i++) {
+        pieces.push(q.get(i)!);
+        q.delete(i);
+      }
+      this.#writing++;
+      this.storage.writePieces(first, pieces).then(
+        () => {
+          this.#writing--;
+          this.#diskFailures = 0;
+          for (let i = 0; i < pieces.length; i++) this.#written(first + i, pieces[i]!);
+          this.#pumpWrites();
+        },
+        (e: Error) => {
+          this.#writing--;
+          // Part of the run may be on disk: all of it is kept and written again by the retry.
+          for (let i = 0; i < pieces.length; i++) {
+            this.#hashing--;
+            this.#writeFailed(first + i, pieces[i]!, e);
+          }
+          this.#pumpWrites();
+        },
+      );
+    }
+  };
 
   #markHave(index: number, announce: boolean): void {
     if (!announce) this.picker.setHave(index);
@@ -1097,7 +1266,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       return;
     }
     this.#unwritten.set(index, buf);
-    this.#unwrittenBytes += buf.length;
     this.#storageFailed(e);
   }
 
@@ -1137,14 +1305,16 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#diskRetrying = true;
     this.#diskRetryAt = 0;
     try {
-      for (const [index, buf] of [...this.#unwritten]) {
+      // Pieces verified while this runs join the map: loop until it is empty.
+      for (let next = this.#unwritten.entries().next(); !next.done; ) {
+        const [index, buf] = next.value;
         await this.storage.writePiece(index, buf);
         if (this.state === "stopped") return;
         this.#unwritten.delete(index);
-        this.#unwrittenBytes -= buf.length;
         this.#buffers.recycle(buf);
         this.picker.onPieceHashed(index, true);
         this.#markHave(index, true);
+        next = this.#unwritten.entries().next();
       }
     } catch (e) {
       if (this.state !== "stopped") this.#storageFailed(e as Error);
@@ -1314,14 +1484,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     this.#connectMore();
     this.#refillAll();
     this.#sendPex(now);
-    // Back-pressure on the network when the disk falls behind.
-    const behind =
-      this.storage.pendingWriteBytes > 0 &&
-      this.#hashingBytes + this.#buffers.bytesInUse + this.#unwrittenBytes > this.#partialCap;
-    if (behind !== this.#paused) {
-      this.#paused = behind;
-      for (const t of this.#transports.values()) behind ? t.pause() : t.resume();
-    }
   }
 
   #runChoker(now: number): void {

@@ -30,6 +30,29 @@ export class ChunkQueue {
     this.#avail += chunk.length;
   }
 
+  /**
+   * Copy the bytes not yet consumed into one fresh array owned by the queue, so the caller may
+   * reuse the memory of the chunks it pushed (e.g. a socket's shared read buffer). Costs at most
+   * the unconsumed bytes, which is less than one message when the caller reads as it pushes.
+   */
+  detach(): void {
+    if (this.#avail === 0) {
+      this.clear();
+      return;
+    }
+    const out = new Uint8Array(this.#avail);
+    let filled = 0;
+    for (let k = this.#head; k < this.#chunks.length; k++) {
+      const c = this.#chunks[k]!;
+      const from = k === this.#head ? this.#pos : 0;
+      out.set(from === 0 ? c : c.subarray(from), filled);
+      filled += c.length - from;
+    }
+    this.#chunks = [out];
+    this.#head = 0;
+    this.#pos = 0;
+  }
+
   /** Forget everything. */
   clear(): void {
     this.#chunks = [];

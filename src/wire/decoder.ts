@@ -68,7 +68,11 @@ const HAVE_NONE: WireMessage = Object.freeze({ type: "have_none" });
  *
  * Byte payloads (piece `block`, `bitfield.bits`, extended/unknown `payload`) are views into a
  * pushed chunk when they lie inside it and copies when they straddle chunks. The caller must
- * therefore not reuse a pushed chunk's memory (e.g. a shared read buffer) while it holds them.
+ * therefore not reuse a pushed chunk's memory while it holds them, with one exception: a chunk
+ * pushed as `transient` (a view of a read buffer the caller reuses, e.g. a socket's) may be
+ * overwritten once the caller has drained {@link next} and called {@link detach}. For a
+ * transient chunk, every payload but a piece `block` is a copy; a `block` is still a view,
+ * valid only until the caller reuses the buffer (copy it out at once).
  *
  * Every limit is checked as early as the bytes allow: the length prefix against the largest
  * message possible, then against the cap for its id, piece headers before their block arrives.
@@ -107,6 +111,8 @@ export class WireDecoder {
   #pieceIndex = 0;
   #pieceBegin = 0;
   #error: WireError | undefined;
+  /** A transient chunk was pushed since the last detach: payloads that may outlive it are copied. */
+  #transient = false;
 
   constructor(options: WireDecoderOptions) {
     const { pieceCount, pieceLength, totalLength } = options;
@@ -170,10 +176,23 @@ export class WireDecoder {
     this.#updateMaxLength();
   }
 
-  /** Queue a received chunk (by reference: do not overwrite it afterwards). */
-  push(chunk: Uint8Array): void {
+  /**
+   * Queue a received chunk by reference. Do not overwrite it afterwards, unless it is
+   * `transient`: then drain {@link next} and call {@link detach} before reusing its memory.
+   */
+  push(chunk: Uint8Array, transient = false): void {
     if (this.#error !== undefined) throw this.#error;
     this.#q.push(chunk);
+    if (transient) this.#transient = true;
+  }
+
+  /**
+   * Copy the bytes not yet decoded (less than one message) out of the pushed chunks, so the
+   * caller may reuse a transient chunk's memory. Payloads returned earlier are unaffected.
+   */
+  detach(): void {
+    this.#q.detach();
+    this.#transient = false;
   }
 
   /**
@@ -248,14 +267,15 @@ export class WireDecoder {
       }
     }
     if (q.length < HANDSHAKE_LENGTH) return undefined;
-    // slice() copies: the handshake is once per connection and its fields outlive the chunks.
+    // Copies: the handshake is once per connection and its fields outlive the chunks. (Not
+    // slice(): on a Buffer chunk that is a view.)
     const raw = q.take(HANDSHAKE_LENGTH);
-    const reserved = raw.slice(20, 28);
+    const reserved = new Uint8Array(raw.subarray(20, 28));
     const info: HandshakeInfo = {
       type: "handshake",
       reserved,
-      infoHash: raw.slice(28, 48),
-      peerId: raw.slice(48, 68) as PeerId,
+      infoHash: new Uint8Array(raw.subarray(28, 48)),
+      peerId: new Uint8Array(raw.subarray(48, 68)) as PeerId,
     };
     this.#fast &&= hasFeature(reserved, "fast");
     this.#extended &&= hasFeature(reserved, "extended");
@@ -400,7 +420,7 @@ export class WireDecoder {
           block: q.take(n),
         };
       case MessageId.bitfield: {
-        const bits = q.take(n);
+        const bits = this.#takeOwned(n);
         if (this.#geometry !== undefined) validateBitfield(bits, this.#geometry.pieceCount);
         return { type: "bitfield", bits };
       }
@@ -408,11 +428,17 @@ export class WireDecoder {
         return { type: "port", port: (q.readU8() << 8) | q.readU8() };
       case MessageId.extended: {
         const extId = q.readU8();
-        return { type: "extended", extId, payload: q.take(n - 1) };
+        return { type: "extended", extId, payload: this.#takeOwned(n - 1) };
       }
       default:
-        return { type: "unknown", id, payload: q.take(n) };
+        return { type: "unknown", id, payload: this.#takeOwned(n) };
     }
+  }
+
+  /** `n` bytes the caller may keep: a copy when they may lie in a transient chunk. */
+  #takeOwned(n: number): Uint8Array {
+    const b = this.#q.take(n);
+    return this.#transient ? new Uint8Array(b) : b;
   }
 
   #checkIndex(index: number): void {

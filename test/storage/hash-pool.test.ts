@@ -465,6 +465,45 @@ describe("HashPool.hashBuffer", () => {
   });
 });
 
+describe("HashPool.hashBuffers", () => {
+  const pool = new HashPool({ threads: 2 });
+  after(() => pool.close());
+
+  it("hashes each buffer of a batch on its own and gives every one back", async () => {
+    const sources = [16 * KIB, 1, 0, 300_000, 16 * KIB].map((n) => randomBytes(n));
+    const list = sources.map((b) => {
+      const own = new Uint8Array(b.length);
+      own.set(b);
+      return own;
+    });
+    const res = await pool.hashBuffers(list, { transfer: true });
+    assert.equal(res.digests.length, 20 * sources.length);
+    for (let i = 0; i < sources.length; i++) {
+      assert.equal(list[i]!.byteLength, 0, `buffer ${i} was transferred`);
+      assert.deepEqual(
+        Buffer.from(res.digests.subarray(20 * i, 20 * i + 20)),
+        createHash("sha1").update(sources[i]!).digest(),
+        `digest ${i}`,
+      );
+      assert.deepEqual(Buffer.from(res.data[i]!), sources[i], `buffer ${i} came back`);
+    }
+  });
+
+  it("refuses to transfer two views of one ArrayBuffer, and copies them without transfer", async () => {
+    const whole = randomBytes(64 * KIB);
+    const a = new Uint8Array(whole.buffer, whole.byteOffset, 32 * KIB);
+    const b = new Uint8Array(whole.buffer, whole.byteOffset + 32 * KIB, 32 * KIB);
+    await assert.rejects(pool.hashBuffers([a, b], { transfer: true }), HashArgumentError);
+    const res = await pool.hashBuffers([a, b], { algorithm: "sha256" });
+    assert.deepEqual(
+      Buffer.from(res.digests.subarray(32, 64)),
+      createHash("sha256").update(b).digest(),
+    );
+    assert.equal(res.data[0], a);
+    assert.equal(a.byteLength, 32 * KIB, "not transferred");
+  });
+});
+
 describe("HashPool abort, crash and close", () => {
   it("rejects at once on an already aborted signal", async () => {
     const pool = new HashPool({ threads: 1 });

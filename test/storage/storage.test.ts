@@ -117,6 +117,58 @@ describe("TorrentStorage writes", () => {
     });
   }
 
+  it("writePieces writes runs of consecutive pieces across files, padding and empty files", async () => {
+    const dir = await newDir();
+    const f = makeTorrent(LAYOUT, PL);
+    const s = new TorrentStorage(f.meta, dir, { hashPool: pool, maxOpenFiles: 2 });
+    const n = f.meta.pieceCount;
+    // Runs of 1, 2, 3, ... pieces in a shuffled order of runs.
+    const runs: number[][] = [];
+    for (let at = 0, len = 1; at < n; at += len, len++) runs.push(range(n).slice(at, at + len));
+    const reads: Promise<void>[] = [];
+    await Promise.all(
+      shuffled(range(runs.length), 4).map((k) => {
+        const run = runs[k]!;
+        const w = s.writePieces(
+          run[0]!,
+          run.map((i) => piece(f, i)),
+        );
+        // Reads while the run is being written see the new data.
+        for (const i of run) {
+          reads.push(
+            s.readBlock(i, 0, piece(f, i).length).then((got) => {
+              assert.ok(Buffer.from(got).equals(piece(f, i)), `piece ${i} read during its write`);
+            }),
+          );
+        }
+        return w;
+      }),
+    );
+    await Promise.all(reads);
+    assert.equal(s.pendingWriteBytes, 0);
+    await rejectsWith(
+      s.writePieces(0, [piece(f, 0), piece(f, 0).subarray(1)]),
+      "STORAGE_INVALID_ARGUMENT",
+    );
+    await s.close();
+    assert.deepEqual(await tree(dir), EXPECTED_TREE);
+    await assertFilesMatch(dir, f);
+  });
+
+  it("writePieces splits writes larger than MAX_WRITE_BYTES, across two files", async () => {
+    const dir = await newDir();
+    const spec: Spec[] = [
+      { path: ["big", "a"], size: 3 * MIB + 5 },
+      { path: ["big", "b"], size: 2 * MIB + 77 },
+    ];
+    const f = makeTorrent(spec, 2 * MIB);
+    const s = new TorrentStorage(f.meta, dir, { hashPool: pool });
+    await s.writePieces(1, [piece(f, 1), piece(f, 2)]);
+    await s.writePieces(0, [piece(f, 0)]);
+    await s.close();
+    await assertFilesMatch(dir, f);
+  });
+
   it("writes pieces one after another (sequential, LRU of 2 open files)", async () => {
     const dir = await newDir();
     const f = makeTorrent(LAYOUT, PL);
@@ -585,6 +637,22 @@ describe("TorrentStorage skipped files and the part file", () => {
     await rejectsWith(s2.readBlock(inner[0]!, 0, 10), "STORAGE_IO", "ENOENT");
     await s2.close();
     assert.ok(!(await tree(dir)).some((n) => n.startsWith("t/skip") || n === "t/d"));
+  });
+
+  it("writePieces over skipped files goes piece by piece through the part file", async () => {
+    const dir = await newDir();
+    const f = makeTorrent(SPECS, PL);
+    const s = new TorrentStorage(f.meta, dir, { hashPool: pool, wantedFiles: WANTED });
+    const all = range(f.meta.pieceCount);
+    await s.writePieces(
+      0,
+      all.map((i) => piece(f, i)),
+    );
+    await s.close();
+    await assertFilesMatch(dir, f, new Set([1, 3]));
+    const s2 = new TorrentStorage(f.meta, dir, { hashPool: pool, wantedFiles: WANTED });
+    assert.deepEqual([...(await s2.recheck()).ones()], all);
+    await s2.close();
   });
 
   it("a piece entirely inside a skipped file goes to the part file too", async () => {

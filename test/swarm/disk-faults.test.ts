@@ -34,7 +34,7 @@ interface Fault {
 function faultyStorage(fault: Fault) {
   return (meta: TorrentMeta, dir: string, opts: TorrentStorageOptions) =>
     new (class extends TorrentStorage {
-      override async writePiece(index: number, data: Uint8Array): Promise<void> {
+      #check(): void {
         if (fault.errno !== null && fault.written >= fault.afterPieces) {
           fault.failed++;
           throw ioError(
@@ -43,8 +43,16 @@ function faultyStorage(fault: Fault) {
             path.join(dir, meta.name),
           );
         }
+      }
+      override async writePiece(index: number, data: Uint8Array): Promise<void> {
+        this.#check();
         await super.writePiece(index, data);
         fault.written++;
+      }
+      override async writePieces(first: number, pieces: readonly Uint8Array[]): Promise<void> {
+        this.#check();
+        await super.writePieces(first, pieces);
+        fault.written += pieces.length;
       }
     })(meta, dir, opts);
 }

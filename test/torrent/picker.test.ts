@@ -288,6 +288,45 @@ describe("PiecePicker partial pieces", () => {
     assert.equal(p.pick(2, 5, out, { allowNewPieces: false }), 1);
     assert.equal(p.pick(2, 5, out, { allowNewPieces: false }), 0);
   });
+
+  it("maxNewPieces bounds the pieces one pick starts", () => {
+    const p = picker(8, { blocks: 2 });
+    p.addPeer(1, "all");
+    const out: BlockRef[] = [];
+    assert.equal(p.pick(1, 100, out, { maxNewPieces: 3 }), 6);
+    assert.equal(new Set(out.map((b) => b.piece)).size, 3);
+    assert.equal(p.downloadingCount, 3);
+    assert.equal(p.pick(1, 100, out, { maxNewPieces: 0 }), 0);
+    assert.equal(p.pick(1, 100, out, { maxNewPieces: 2 }), 4);
+    assert.equal(p.downloadingCount, 5);
+    p.checkInvariants();
+  });
+});
+
+describe("PiecePicker next in line", () => {
+  it("breaks rarest-first ties with the piece after the peer's last one", () => {
+    const p = picker(64);
+    p.addPeer(1, "all");
+    const got = pieces(pick(p, 1, 20));
+    // Random start, then consecutive pieces (wrapping to a random one past the end).
+    let runs = 1;
+    for (let i = 1; i < got.length; i++) if (got[i] !== got[i - 1]! + 1) runs++;
+    assert.ok(runs <= 2, `picked ${got.join(",")}`);
+    p.checkInvariants();
+  });
+
+  it("never takes the next piece over a rarer one", () => {
+    const p = picker(8);
+    p.addPeer(1, "all");
+    p.addPeer(2, bits(8, [0, 1, 2, 3, 4, 6, 7]));
+    p.addPeer(3, bits(8, [0, 1, 3, 4, 6, 7]));
+    // Piece 5: only the seed has it; piece 2: one peer; the rest: two.
+    assert.deepEqual(pieces(pick(p, 1, 1)), [5]);
+    assert.deepEqual(pieces(pick(p, 1, 1)), [2]); // not 6, which is less rare
+    assert.deepEqual(pieces(pick(p, 1, 1)), [3]); // a tie: next in line
+    assert.deepEqual(pieces(pick(p, 1, 1)), [4]);
+    p.checkInvariants();
+  });
 });
 
 describe("PiecePicker random first pieces", () => {

@@ -36,6 +36,24 @@ describe("wire chunk queue", () => {
   });
 });
 
+describe("wire chunk queue detach", () => {
+  it("copies the unconsumed bytes out of every pushed chunk", () => {
+    const a = Uint8Array.of(1, 2, 3, 4);
+    const b = Uint8Array.of(5, 6, 7);
+    const q = new ChunkQueue();
+    q.push(a);
+    q.push(b);
+    assert.equal(q.readU8(), 1);
+    q.detach();
+    a.fill(0);
+    b.fill(0);
+    assert.equal(q.length, 6);
+    assert.deepEqual(q.take(6), Uint8Array.of(2, 3, 4, 5, 6, 7));
+    q.detach();
+    assert.equal(q.length, 0);
+  });
+});
+
 describe("wire decoder memory", () => {
   it("hands out piece blocks as views when inside one chunk, copies when straddling", () => {
     const block = new Uint8Array(16384).fill(7);
