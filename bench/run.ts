@@ -7,7 +7,7 @@
  *                    [--quick] [--fresh-payload] [--keep]
  *
  * Writes results.json, results.md and chart-<scenario>.svg to --out (default
- * bench/results/<timestamp>/) and copies them to bench/results/latest/.
+ * bench/results/<timestamp>/) and, without --out, copies them to bench/results/latest/.
  * @module
  */
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -170,6 +170,8 @@ async function main() {
   const results: ScenarioResult[] = [];
   const save = async () => {
     await writeReport(outDir, info, results);
+    // An explicit --out is a scratch run: the committed reference run stays as it is.
+    if (values.out !== undefined) return;
     const latest = path.join(REPO_ROOT, "bench", "results", "latest");
     await rm(latest, { recursive: true, force: true });
     await cp(outDir, latest, { recursive: true });
@@ -199,7 +201,7 @@ async function main() {
     if (values.keep) log(`kept work dir ${workDir}`);
     else await rm(workDir, { recursive: true, force: true });
   }
-  log(`results in ${outDir} (and bench/results/latest/)`);
+  log(`results in ${outDir}${values.out === undefined ? " (and bench/results/latest/)" : ""}`);
 }
 
 /** Tessera's peak RSS per payload size measured so far in this run (for (c)). */

@@ -43,6 +43,25 @@ export interface ClientSummary {
 export const LT_SEED_CONFIG =
   "python3-libtorrent high_performance_seed(), upload_mode, TCP only, DHT/LSD/UPnP/NAT-PMP off, listen 127.0.0.1 (test/interop/clients/lt_peer.py)";
 
+/**
+ * Puts the machine's free memory in the same state before every run. On these VMs (Firecracker,
+ * virtio-balloon free page reporting) memory that stayed free for a few seconds is handed back to
+ * the host, and the first touch of each page then costs a host fault: writing 1 GiB into the page
+ * cache took 1.0–2.7 sys-s after an idle pause and 0.25 s right after another such write (python
+ * pwrite and mmap alike, bench/README.md). Without this, whichever client ran right after another
+ * one that had just freed a GiB got the cheap pages, so the rotation of clients, not the clients,
+ * decided up to 2.5 CPU-s of a run. Writing and deleting a scratch file larger than the payload
+ * (never written back: it is deleted while dirty) leaves every client the same recently-freed
+ * memory. BENCH_NO_WARM=1 turns it off.
+ */
+async function warmFreeMemory(dir: string, bytes: number): Promise<void> {
+  if (process.env.BENCH_NO_WARM === "1") return;
+  const file = path.join(dir, "warm-free-memory.tmp");
+  const mib = Math.ceil(bytes / 2 ** 20);
+  await run("dd", ["if=/dev/zero", `of=${file}`, "bs=1M", `count=${mib}`, "status=none"]);
+  await rm(file, { force: true });
+}
+
 /** Runs every client `runs` times against one libtorrent seed; one summary per client. */
 export async function runDownloads(o: DownloadScenarioOptions): Promise<ClientSummary[]> {
   const payload = await ensurePayload(o.length, o.pieceLength, o.freshPayload);
@@ -102,6 +121,7 @@ export async function runDownloads(o: DownloadScenarioOptions): Promise<ClientSu
         const saveDir = path.join(dir, `dl-${c.name}-${r}`);
         await rm(saveDir, { recursive: true, force: true });
         await mkdir(saveDir, { recursive: true });
+        await warmFreeMemory(dir, Math.min(o.length + 512 * 2 ** 20, 3 * 2 ** 30));
         const seedBefore = readProc(seed.process.pid);
         try {
           const res = await c.download({
