@@ -408,22 +408,27 @@ export class TorrentStorage {
     });
   }
 
+  /** Throws STORAGE_INVALID_ARGUMENT unless the block lies inside piece `index`. */
+  #checkBlock(index: number, begin: number, length: number): void {
+    const size = this.#pieceSize(index);
+    if (
+      !Number.isInteger(begin) ||
+      !Number.isInteger(length) ||
+      begin < 0 ||
+      length <= 0 ||
+      begin + length > size
+    ) {
+      throw invalidArgument(`block ${begin}+${length} is outside piece ${index} (${size} bytes)`);
+    }
+  }
+
   /**
    * Reads `length` bytes at `begin` of piece `index`. The result may be a view of a cached
    * chunk: send it, do not modify it.
    */
   readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
     return this.#run(async () => {
-      const size = this.#pieceSize(index);
-      if (
-        !Number.isInteger(begin) ||
-        !Number.isInteger(length) ||
-        begin < 0 ||
-        length <= 0 ||
-        begin + length > size
-      ) {
-        throw invalidArgument(`block ${begin}+${length} is outside piece ${index} (${size} bytes)`);
-      }
+      this.#checkBlock(index, begin, length);
       const writing = this.#inflight.get(index);
       if (writing !== undefined) return Buffer.from(writing.subarray(begin, begin + length));
       const chunk = this.#chunk;
@@ -516,16 +521,7 @@ export class TorrentStorage {
    */
   prefetchBlock(index: number, begin: number, length: number): Promise<void> {
     return this.#run(async () => {
-      const size = this.#pieceSize(index);
-      if (
-        !Number.isInteger(begin) ||
-        !Number.isInteger(length) ||
-        begin < 0 ||
-        length <= 0 ||
-        begin + length > size
-      ) {
-        throw invalidArgument(`block ${begin}+${length} is outside piece ${index} (${size} bytes)`);
-      }
+      this.#checkBlock(index, begin, length);
       const chunk = this.#chunk;
       if (this.#cacheMax < chunk || this.#inflight.has(index)) return;
       const c1 = Math.floor((begin + length - 1) / chunk);
