@@ -1,0 +1,2 @@
+export * from "./handshake.js";
+export { Rc4 } from "./rc4.js";
