@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { MagnetLink } from "../magnet/index.js";
 import { parseInfoBytes, type TorrentMeta } from "../metainfo/index.js";
-import { Session } from "../session/session.js";
+import { ENCRYPTION_POLICIES, type EncryptionPolicy, Session } from "../session/session.js";
 import { resumeInfo } from "../storage/resume.js";
 import { readResumeFile } from "../storage/storage.js";
 import type { MetadataPhase, MetadataPhaseStats } from "../torrent/metadata-phase.js";
@@ -24,6 +24,9 @@ Options:
       --tracker URL    announce to this tracker too (repeatable; http, https or udp)
       --no-trackers    do not announce to the torrent's own trackers
       --port N         listen port (default: 6881-6889, else any free port)
+      --encryption P   MSE/PE: prefer (default; dial encrypted first, accept both), allow
+                       (dial plaintext first, accept both), require (RC4 only, both ways),
+                       off (plaintext only, both ways)
       --select LIST    only these files: 0-based indices and ranges, e.g. 0,2,5-7
                        (the order 'tessera info' lists them in)
       --seed           keep seeding after the download completes, until SIGINT/SIGTERM
@@ -39,6 +42,7 @@ Pieces that are missing are downloaded from peers that have them.
 
 Options:
       --port N         listen port (default: 6881-6889, else any free port)
+      --encryption P   MSE/PE: prefer (default), allow, require or off (see download --help)
       --peer HOST:PORT connect to this peer (repeatable)
       --tracker URL    announce to this tracker too (repeatable)
       --no-trackers    do not announce to the torrent's own trackers
@@ -53,6 +57,7 @@ interface RunOptions {
   trackers: string[];
   noTrackers: boolean;
   port?: number;
+  encryption?: EncryptionPolicy;
   select?: string;
   seed: boolean;
   json: boolean;
@@ -89,6 +94,13 @@ function parseTrackers(list: string[] | undefined): string[] {
   return out;
 }
 
+function parseEncryption(s: string | undefined): EncryptionPolicy | undefined {
+  if (s === undefined) return undefined;
+  if (!(ENCRYPTION_POLICIES as readonly string[]).includes(s))
+    throw new UsageError(`--encryption ${s}: one of ${ENCRYPTION_POLICIES.join(", ")}`);
+  return s as EncryptionPolicy;
+}
+
 function parsePort(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
   if (!/^\d+$/.test(s) || Number(s) > 65535) throw new UsageError(`--port ${s}: not a port number`);
@@ -105,6 +117,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
       tracker: { type: "string", multiple: true },
       "no-trackers": { type: "boolean" },
       port: { type: "string" },
+      encryption: { type: "string" },
       select: { type: "string" },
       seed: { type: "boolean" },
       "disk-wait": { type: "string" },
@@ -119,6 +132,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError("download takes exactly one torrent file, magnet link or info-hash");
   const port = parsePort(values.port);
+  const encryption = parseEncryption(values.encryption);
   return run({
     torrentArg: positionals[0]!,
     dir: values.out ?? ".",
@@ -126,6 +140,7 @@ export async function downloadCommand(argv: string[]): Promise<number> {
     trackers: parseTrackers(values.tracker),
     noTrackers: values["no-trackers"] ?? false,
     ...(port !== undefined ? { port } : {}),
+    ...(encryption !== undefined ? { encryption } : {}),
     ...(values.select !== undefined ? { select: values.select } : {}),
     seed: values.seed ?? false,
     json: values.json ?? false,
@@ -143,6 +158,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
       tracker: { type: "string", multiple: true },
       "no-trackers": { type: "boolean" },
       port: { type: "string" },
+      encryption: { type: "string" },
       "disk-wait": { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -154,6 +170,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 2) throw new UsageError("seed takes a torrent file and a directory");
   const port = parsePort(values.port);
+  const encryption = parseEncryption(values.encryption);
   return run({
     torrentArg: positionals[0]!,
     dir: positionals[1]!,
@@ -161,6 +178,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
     trackers: parseTrackers(values.tracker),
     noTrackers: values["no-trackers"] ?? false,
     ...(port !== undefined ? { port } : {}),
+    ...(encryption !== undefined ? { encryption } : {}),
     seed: true,
     json: values.json ?? false,
     mode: "seed",
@@ -184,7 +202,10 @@ async function run(o: RunOptions): Promise<number> {
       ? new TtyOutput()
       : new PlainOutput();
 
-  const session = await Session.create(o.port !== undefined ? { port: o.port } : {});
+  const session = await Session.create({
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    ...(o.encryption !== undefined ? { encryption: o.encryption } : {}),
+  });
   let interrupted = false;
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -389,8 +410,8 @@ async function metaFromResume(dir: string, link: MagnetLink): Promise<TorrentMet
 }
 
 function wirePhaseEvents(p: MetadataPhase, out: Output): void {
-  p.on("peer-connected", (address, id, features) =>
-    out.event({ event: "peer-connected", address, client: id, features }),
+  p.on("peer-connected", (address, id, features, encryption) =>
+    out.event({ event: "peer-connected", address, client: id, features, encryption }),
   );
   p.on("peer-disconnected", (address, reason) =>
     out.event({ event: "peer-disconnected", address, reason }),
@@ -428,8 +449,8 @@ function wireEvents(t: Torrent, out: Output): void {
     ),
   );
   t.on("storage-recovered", () => out.event({ event: "recovered" }, true));
-  t.on("peer-connected", (address, id, features) =>
-    out.event({ event: "peer-connected", address, client: id, features }),
+  t.on("peer-connected", (address, id, features, encryption) =>
+    out.event({ event: "peer-connected", address, client: id, features, encryption }),
   );
   t.on("peer-disconnected", (address, reason) =>
     out.event({ event: "peer-disconnected", address, reason }),

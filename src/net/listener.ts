@@ -1,11 +1,16 @@
 /**
  * The listen socket: accepts TCP connections, reads just enough of the BitTorrent handshake
  * (48 bytes: protocol string, reserved bytes, info-hash) to know which torrent the peer wants,
- * and hands the socket, with every byte read so far, to that torrent.
+ * and hands the socket, with every byte read so far, to that torrent. A connection whose first
+ * 20 bytes are not "\x13BitTorrent protocol" is an MSE/PE initiator (its DH key may well start
+ * with byte 19, so the whole prefix decides): the responder runs here, and the torrent its req2
+ * names gets the decrypted stream.
  */
 import net from "node:net";
+import type { MseResponder } from "../mse/index.js";
 import { HANDSHAKE_PREFIX } from "../wire/index.js";
-import { connectTcp } from "./transport.js";
+import { mseHandshake } from "./mse-transport.js";
+import { connectTcp, type Transport, tcpTransport } from "./transport.js";
 
 /** Bytes of the handshake needed to route a connection: prefix (20) + reserved (8) + info-hash (20). */
 const ROUTE_BYTES = 48;
@@ -22,6 +27,16 @@ export interface ListenerOptions {
   maxPending?: number;
   /** Time an incoming connection has to say which torrent it wants; default 10 s. */
   handshakeTimeoutMs?: number;
+  /** Accept plaintext BitTorrent handshakes (default true). */
+  plaintext?: boolean;
+  /**
+   * Accept MSE/PE: a fresh responder per connection, and where to route its payload stream
+   * (return false to refuse). Without it, MSE connections are dropped.
+   */
+  mse?: {
+    responder: () => MseResponder;
+    route: (infoHash: Uint8Array, transport: Transport, socket: net.Socket) => boolean;
+  };
 }
 
 export class Listener {
@@ -92,14 +107,18 @@ export class Listener {
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
-      // Check the protocol prefix as soon as it is there: junk is dropped at once.
+      // Check the protocol prefix as soon as it is there: junk is dropped (or is MSE) at once.
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
       const n = Math.min(head.length, HANDSHAKE_PREFIX.length);
       for (let i = 0; i < n; i++) {
         if (head[i] !== HANDSHAKE_PREFIX[i]) {
-          finish(false);
+          this.#acceptMse(socket, head, finish, deadline);
           return;
         }
+      }
+      if (this.#o.plaintext === false && n === HANDSHAKE_PREFIX.length) {
+        finish(false);
+        return;
       }
       if (size < ROUTE_BYTES) return;
       socket.pause();
@@ -108,14 +127,45 @@ export class Listener {
       const infoHash = all.slice(28, 48);
       if (!this.#o.route(infoHash, socket, all)) socket.destroy();
     };
-    const timer = setTimeout(
-      () => finish(false),
-      this.#o.handshakeTimeoutMs ?? INCOMING_HANDSHAKE_TIMEOUT_MS,
-    );
+    const timeoutMs = this.#o.handshakeTimeoutMs ?? INCOMING_HANDSHAKE_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    const timer = setTimeout(() => finish(false), timeoutMs);
     timer.unref();
     socket.on("data", onData);
     socket.on("close", onClose);
     socket.on("error", () => {});
+  }
+
+  /** Run the MSE responder on a connection that did not start with the plaintext handshake. */
+  #acceptMse(
+    socket: net.Socket,
+    head: Buffer,
+    finish: (ok: boolean) => void,
+    deadline: number,
+  ): void {
+    const mse = this.#o.mse;
+    if (!mse) {
+      finish(false);
+      return;
+    }
+    // Stop the routing step without giving up the pending slot until the handshake is over.
+    socket.removeAllListeners("data");
+    socket.pause();
+    const raw = tcpTransport(socket, new Uint8Array(head.buffer, head.byteOffset, head.length));
+    let responder: MseResponder;
+    try {
+      responder = mse.responder();
+    } catch {
+      finish(false);
+      return;
+    }
+    mseHandshake(raw, responder, { timeoutMs: Math.max(1, deadline - Date.now()) }).then(
+      (t) => {
+        finish(true);
+        if (!mse.route(t.result.infoHash, t, socket)) t.close();
+      },
+      () => finish(false),
+    );
   }
 
   close(): Promise<void> {

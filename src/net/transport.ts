@@ -4,8 +4,13 @@
  */
 import net from "node:net";
 
+/** What a connection's bytes look like on the wire: no MSE, MSE with plaintext, MSE with RC4. */
+export type Encryption = "none" | "plaintext" | "rc4";
+
 export interface Transport {
   readonly remoteAddress: string;
+  /** Set by MSE/PE transports; absent means "none". */
+  readonly encryption?: Encryption;
   readonly remotePort: number;
   /**
    * Write chunks in order as one vectored write. Returns false when the kernel buffer is full.

@@ -8,8 +8,16 @@ import { networkInterfaces } from "node:os";
 import { TesseraError } from "../errors.js";
 import type { MagnetLink } from "../magnet/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
+import {
+  CRYPTO_PLAINTEXT,
+  CRYPTO_RC4,
+  MseInitiator,
+  MseResponder,
+  req2Hash,
+} from "../mse/index.js";
 import { dial, Listener } from "../net/listener.js";
-import { type Transport, tcpTransport } from "../net/transport.js";
+import { FallbackTransport, mseHandshake } from "../net/mse-transport.js";
+import { formatAddress, type Transport, tcpTransport } from "../net/transport.js";
 import type { PeerTimeouts } from "../peer/peer.js";
 import { makePeerId } from "../peer/peer-id.js";
 import { HashPool } from "../storage/hash-pool.js";
@@ -28,6 +36,24 @@ export class SessionError extends TesseraError {}
 export const DEFAULT_PORTS = [6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889];
 /** Connections across all torrents. */
 export const DEFAULT_MAX_CONNECTIONS = 400;
+
+/**
+ * MSE/PE policy. Incoming: `off` refuses MSE, `require` refuses plaintext, the others accept
+ * both. Outgoing: `prefer` dials MSE (offering RC4 and plaintext) and redials plaintext if that
+ * fails; `allow` dials plaintext and redials MSE if the peer hangs up at once; `require` dials
+ * MSE with RC4 only; `off` dials plaintext only.
+ */
+export type EncryptionPolicy = "prefer" | "allow" | "require" | "off";
+export const ENCRYPTION_POLICIES: readonly EncryptionPolicy[] = [
+  "prefer",
+  "allow",
+  "require",
+  "off",
+];
+/** Like libtorrent (both directions enabled, encrypted outgoing first) and Transmission. */
+export const DEFAULT_ENCRYPTION: EncryptionPolicy = "prefer";
+/** Addresses remembered as needing the other kind of dial than the policy's first choice. */
+const MAX_REMEMBERED_DIALS = 4096;
 
 /** Every timeout of a session's connections (ms); see `DEFAULT_PEER_TIMEOUTS` for the peer's. */
 export interface SessionTimeouts extends PeerTimeouts {
@@ -51,6 +77,8 @@ export interface SessionOptions {
   trackerPolicy?: Partial<IntervalPolicy>;
   /** Timeout overrides (tests use short ones); the defaults suit real networks. */
   timeouts?: Partial<SessionTimeouts>;
+  /** MSE/PE policy; default `prefer`. */
+  encryption?: EncryptionPolicy;
 }
 
 export interface AddTorrentOptions {
@@ -106,6 +134,9 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #timeouts: Partial<SessionTimeouts> | undefined;
   /** Our own addresses, so trackers handing us back to ourselves cost no dial. */
   readonly #ownHosts: Set<string>;
+  readonly #encryption: EncryptionPolicy;
+  /** Peers whose first-choice dial (by the policy) failed in a way the other kind may not. */
+  readonly #flipped = new Set<string>();
   #connections = 0;
   #closed = false;
 
@@ -126,6 +157,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
     this.#trackerPolicy = o.trackerPolicy;
     this.#timeouts = o.timeouts;
+    this.#encryption = o.encryption ?? DEFAULT_ENCRYPTION;
     this.#ownHosts = new Set(["127.0.0.1", "::1", "::", "0.0.0.0"]);
     for (const list of Object.values(networkInterfaces()))
       for (const a of list ?? []) this.#ownHosts.add(a.address.toLowerCase());
@@ -136,6 +168,21 @@ export class Session extends TypedEmitter<SessionEvents> {
     let session: Session | undefined;
     const route = (infoHash: Uint8Array, socket: import("node:net").Socket, buffered: Uint8Array) =>
       session?.route(infoHash, socket, buffered) ?? false;
+    const policy = o.encryption ?? DEFAULT_ENCRYPTION;
+    if (!ENCRYPTION_POLICIES.includes(policy))
+      throw new SessionError("SESSION_OPTION", `unknown encryption policy ${String(policy)}`);
+    const mse =
+      policy === "off"
+        ? undefined
+        : {
+            responder: () =>
+              new MseResponder({
+                lookup: (r: Uint8Array) => session?.lookupReq2(r),
+                allow: policy === "require" ? CRYPTO_RC4 : CRYPTO_PLAINTEXT | CRYPTO_RC4,
+              }),
+            route: (infoHash: Uint8Array, t: Transport, socket: import("node:net").Socket) =>
+              session?.routeTransport(infoHash, t, socket) ?? false,
+          };
     const ports = o.port !== undefined ? [o.port] : [...DEFAULT_PORTS, 0];
     let listener: Listener | undefined;
     let lastError: unknown;
@@ -148,6 +195,8 @@ export class Session extends TypedEmitter<SessionEvents> {
             ? { handshakeTimeoutMs: o.timeouts.incomingHandshakeMs }
             : {}),
           route,
+          plaintext: policy !== "require",
+          ...(mse ? { mse } : {}),
         });
         break;
       } catch (e) {
@@ -190,7 +239,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       downloadDir: o.downloadDir,
       peerId: this.peerId,
       hashPool: this.hashPool,
-      dial: (addr) => this.#dial(addr),
+      dial: (addr) => this.#dial(addr, meta.infoHash),
       listenPort: this.port,
       isSelf: (a) => this.#isSelf(a),
       ...(o.select ? { select: o.select } : {}),
@@ -249,7 +298,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const phase = new MetadataPhase({
       infoHash,
       peerId: this.peerId,
-      dial: (addr) => this.#dial(addr),
+      dial: (addr) => this.#dial(addr, infoHash),
       listenPort: this.port,
       isSelf: (a) => this.#isSelf(a),
       trackers: tiers,
@@ -337,7 +386,13 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.emit("torrent-removed", t);
   }
 
-  async #dial(addr: PeerAddress): Promise<Transport> {
+  /** The encryption policy connections follow. */
+  get encryption(): EncryptionPolicy {
+    return this.#encryption;
+  }
+
+  /** One TCP connection, counted against the session's cap until it closes. */
+  async #connect(addr: PeerAddress): Promise<Transport> {
     if (this.#connections >= this.#maxConnections)
       throw new SessionError("SESSION_LIMIT", "connection limit reached");
     this.#connections++;
@@ -351,14 +406,80 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
+  /** Dial and run the MSE initiator; resolves with the payload stream. */
+  async #connectMse(addr: PeerAddress, infoHash: Uint8Array, rc4Only: boolean): Promise<Transport> {
+    const raw = await this.#connect(addr);
+    const a = new MseInitiator({
+      infoHash,
+      provide: rc4Only ? CRYPTO_RC4 : CRYPTO_PLAINTEXT | CRYPTO_RC4,
+    });
+    return mseHandshake(raw, a, {
+      first: a.start(),
+      ...(this.#timeouts?.connectMs !== undefined ? { timeoutMs: this.#timeouts.connectMs } : {}),
+    });
+  }
+
+  #remember(key: string): void {
+    if (this.#flipped.size >= MAX_REMEMBERED_DIALS) this.#flipped.clear();
+    this.#flipped.add(key);
+  }
+
+  async #dial(addr: PeerAddress, infoHash: Uint8Array): Promise<Transport> {
+    const policy = this.#encryption;
+    if (policy === "off") return this.#connect(addr);
+    if (policy === "require") return this.#connectMse(addr, infoHash, true);
+    const key = formatAddress(addr.host, addr.port);
+    const mseFirst = (policy === "prefer") !== this.#flipped.has(key);
+    if (mseFirst) {
+      try {
+        return await this.#connectMse(addr, infoHash, false);
+      } catch (e) {
+        // Only a peer that answered (and then failed the handshake) earns a plaintext redial.
+        if (!(e instanceof Error && "code" in e && String(e.code).startsWith("MSE_"))) throw e;
+        if (policy === "prefer") this.#remember(key);
+        else this.#flipped.delete(key);
+        return this.#connect(addr);
+      }
+    }
+    const raw = await this.#connect(addr);
+    return new FallbackTransport(raw, async () => {
+      const t = await this.#connectMse(addr, infoHash, false);
+      if (policy === "allow") this.#remember(key);
+      else this.#flipped.delete(key);
+      return t;
+    });
+  }
+
+  /** @internal The info-hash whose HASH('req2', info-hash) is `req2` (MSE responder). */
+  lookupReq2(req2: Uint8Array): Uint8Array | undefined {
+    const hit = (ih: Uint8Array) => Buffer.compare(req2Hash(ih), req2) === 0;
+    for (const t of this.#torrents.values())
+      if (t.active && hit(t.meta.infoHash)) return t.meta.infoHash;
+    for (const hex of this.#phases.keys()) {
+      const ih = Buffer.from(hex, "hex");
+      if (hit(ih)) return new Uint8Array(ih);
+    }
+    return undefined;
+  }
+
   /** @internal Hand a routed incoming connection to its torrent. */
   route(infoHash: Uint8Array, socket: import("node:net").Socket, buffered: Uint8Array): boolean {
+    return this.routeTransport(infoHash, () => tcpTransport(socket, buffered), socket);
+  }
+
+  /** @internal Hand a routed incoming transport (plaintext or MSE) to its torrent. */
+  routeTransport(
+    infoHash: Uint8Array,
+    transport: Transport | (() => Transport),
+    socket: import("node:net").Socket,
+  ): boolean {
+    const make = () => (typeof transport === "function" ? transport() : transport);
     const hex = toHex(infoHash);
     const phase = this.#phases.get(hex);
     if (phase && phase.state === "fetching" && this.#connections < this.#maxConnections) {
       this.#connections++;
       socket.once("close", () => this.#connections--);
-      phase.attach(tcpTransport(socket, buffered), false);
+      phase.attach(make(), false);
       return true;
     }
     const t = this.#torrents.get(hex);
@@ -366,7 +487,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!t.active) return false;
     this.#connections++;
     socket.once("close", () => this.#connections--);
-    t.attach(tcpTransport(socket, buffered), false);
+    t.attach(make(), false);
     return true;
   }
 

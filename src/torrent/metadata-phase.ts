@@ -23,7 +23,7 @@ import {
 } from "../ext/index.js";
 import { MetainfoError, parseInfoBytes, type TorrentMeta } from "../metainfo/index.js";
 import type { Transport } from "../net/transport.js";
-import { formatAddress } from "../net/transport.js";
+import { type Encryption, formatAddress } from "../net/transport.js";
 import {
   type CloseReason,
   describeClose,
@@ -67,7 +67,13 @@ export interface MetadataPhaseOptions {
 
 export interface MetadataPhaseEvents {
   /** `features`: what the handshake negotiated ("fast", "extended"). */
-  "peer-connected": (address: string, id: string, features: string[]) => void;
+  /** `encryption`: "none" (no MSE), or MSE with "plaintext" or "rc4" selected. */
+  "peer-connected": (
+    address: string,
+    id: string,
+    features: string[],
+    encryption: Encryption,
+  ) => void;
   "peer-disconnected": (address: string, reason: string) => void;
   "peer-banned": (address: string, reason: string) => void;
   /** Metadata assembled but failed the info-hash check (its contributors are suspected). */
@@ -104,6 +110,8 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
   readonly #registry = new ExtensionRegistry([UT_METADATA, UT_PEX]);
   readonly #reserved = buildReserved(["fast", "extended"]);
   readonly #peers = new Map<number, Peer>();
+  /** How each peer's connection is encrypted (for `peer-connected`). */
+  readonly #transportOf = new WeakMap<Peer, Transport>();
   readonly #transports = new Map<number, Transport>();
   readonly #candidateOf = new Map<number, string>();
   readonly #candidates = new Map<string, Candidate>();
@@ -264,6 +272,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
     );
     if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
+    this.#transportOf.set(peer, t);
     this.#transports.set(key, t);
     t.onData = (chunk, transient) => peer.receive(chunk, this.#now(), transient);
     t.onDrain = () => {};
@@ -295,6 +304,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
       peer.address,
       peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
       [...(peer.fast ? ["fast"] : []), ...(peer.ext ? ["extended"] : [])],
+      this.#transportOf.get(peer)?.encryption ?? "none",
     );
   }
 

@@ -23,7 +23,7 @@ import {
   UT_PEX,
 } from "../ext/index.js";
 import type { TorrentMeta } from "../metainfo/index.js";
-import { formatAddress, type Transport } from "../net/transport.js";
+import { type Encryption, formatAddress, type Transport } from "../net/transport.js";
 import {
   ADVERTISED_REQQ,
   type CloseReason,
@@ -161,7 +161,13 @@ export interface TorrentEvents {
   /** A verified piece could not be read back (file deleted or truncated): wanted again. */
   "piece-lost": (index: number, reason: string) => void;
   /** `features`: what the handshake negotiated ("fast", "extended"). */
-  "peer-connected": (address: string, id: string, features: string[]) => void;
+  /** `encryption`: "none" (no MSE), or MSE with "plaintext" or "rc4" selected. */
+  "peer-connected": (
+    address: string,
+    id: string,
+    features: string[],
+    encryption: Encryption,
+  ) => void;
   "peer-disconnected": (address: string, reason: string) => void;
   "peer-banned": (address: string, reason: string) => void;
   /** A tracker's state changed (announce sent, reply, failure). */
@@ -236,6 +242,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #o: TorrentOptions;
   readonly #now: () => number;
   readonly #peers = new Map<number, Peer>();
+  /** How each peer's connection is encrypted (for `peer-connected`). */
+  readonly #transportOf = new WeakMap<Peer, Transport>();
   readonly #transports = new Map<number, Transport>();
   readonly #candidates = new Map<string, Candidate>();
   /** Peer key → the candidate it was dialled from (absent for incoming connections). */
@@ -665,6 +673,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     );
     if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
+    this.#transportOf.set(peer, t);
     this.#transports.set(key, t);
     t.onData = (chunk, transient) => {
       const now = this.#now();
@@ -713,6 +722,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       peer.address,
       peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
       [...(peer.fast ? ["fast"] : []), ...(peer.ext ? ["extended"] : [])],
+      this.#transportOf.get(peer)?.encryption ?? "none",
     );
   }
 
