@@ -180,9 +180,13 @@ function u32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
+function copy(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(b.length);
+  out.set(b);
+  return out;
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  if (b.length === 0) return a;
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
@@ -234,8 +238,9 @@ abstract class Side {
   receive(chunk: Uint8Array): MseStep {
     if (this.failed) throw this.failed;
     if (this.finished) throw new MseError("MSE_DONE", "the handshake is already complete");
-    // Copy: the caller's chunk may be a transient read buffer.
-    this.buf = this.buf.length === 0 ? chunk.slice() : concat(this.buf, chunk);
+    // Copy (decryption works in place): the caller's chunk may be a transient read buffer, or a
+    // Buffer, whose slice() would not copy.
+    this.buf = this.buf.length === 0 ? copy(chunk) : concat(this.buf, chunk);
     const out: MseStep = { send: [], done: undefined };
     try {
       this.step(out);
@@ -425,7 +430,7 @@ export class MseResponder extends Side {
         }
         case "req2": {
           if (this.buf.length < 20) return;
-          const x = this.take(20).slice();
+          const x = copy(this.take(20));
           const req3 = sha1("req3", this.#s!);
           for (let i = 0; i < 20; i++) x[i]! ^= req3[i]!;
           const skey = this.#o.lookup(x);

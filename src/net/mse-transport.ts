@@ -97,7 +97,7 @@ export class MseTransport implements Transport {
     raw.onData = (chunk, transient) => {
       if (this.#dec) this.#dec.process(chunk);
       if (this.#flushed) this.onData(chunk, transient);
-      else this.#held.push(transient ? chunk.slice() : chunk);
+      else this.#held.push(transient ? new Uint8Array(chunk) : chunk);
     };
     raw.onDrain = () => this.onDrain();
     raw.onClose = (e) => {
@@ -245,7 +245,8 @@ export class FallbackTransport implements Transport {
     if (this.#written) {
       for (const c of chunks) {
         this.#writtenBytes += c.length;
-        this.#written.push(c.slice());
+        // A copy (a Buffer's slice() would be a view).
+        this.#written.push(new Uint8Array(c));
       }
       if (this.#writtenBytes > MAX_REPLAY_BYTES) {
         this.#written = undefined;

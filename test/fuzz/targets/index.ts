@@ -7,6 +7,7 @@ import { bencodeTarget } from "./bencode.js";
 import { extensionsTarget } from "./extensions.js";
 import { magnetTarget } from "./magnet.js";
 import { metainfoTarget } from "./metainfo.js";
+import { mseTarget } from "./mse.js";
 import { resumeTarget } from "./resume.js";
 import { trackerTarget } from "./tracker.js";
 import { wireTarget } from "./wire.js";
@@ -19,6 +20,7 @@ export const TARGETS: readonly AnyTarget[] = [
   trackerTarget,
   extensionsTarget,
   resumeTarget,
+  mseTarget,
 ];
 
 export function targetNamed(name: string): AnyTarget {
