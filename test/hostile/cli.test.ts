@@ -29,6 +29,7 @@ import {
   MIB,
   makeFixture,
   RawPeer,
+  startsLikeHandshake,
 } from "../swarm/helpers.js";
 import {
   bencode,
@@ -83,14 +84,22 @@ describe("hostile peers against the CLI", { timeout: 120_000 }, () => {
       return `${host}:${(server.address() as net.AddressInfo).port}`;
     };
     const dials = { self: 0, wrong: 0 };
+    // Both hang up on anything but a plaintext handshake, as clients without MSE/PE do (the CLI
+    // tries MSE first).
     const selfPeer = await listen("127.0.0.61", (s) => {
-      dials.self++;
-      // Echo the CLI's own handshake back: same info-hash, same peer id.
-      s.once("data", (d: Buffer) => s.write(d.subarray(0, 68)));
+      s.once("data", (d: Buffer) => {
+        if (!startsLikeHandshake(d)) return void s.destroy();
+        dials.self++;
+        // Echo the CLI's own handshake back: same info-hash, same peer id.
+        s.write(d.subarray(0, 68));
+      });
     });
     const wrongPeer = await listen("127.0.0.62", (s) => {
-      dials.wrong++;
-      s.once("data", () => s.write(handshakeBytes(randomBytes(20), FAST_EXT)));
+      s.once("data", (d: Buffer) => {
+        if (!startsLikeHandshake(d)) return void s.destroy();
+        dials.wrong++;
+        s.write(handshakeBytes(randomBytes(20), FAST_EXT));
+      });
     });
     const corrupt = await AttackerServer.listen("127.0.0.63", f.meta.infoHash, (p) =>
       actAsSeed(p, f, () => "corrupt"),

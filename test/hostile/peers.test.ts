@@ -32,6 +32,7 @@ import {
   RawPeer,
   recordEvents,
   sleep,
+  startsLikeHandshake,
   withTimeout,
 } from "../swarm/helpers.js";
 import {
@@ -498,9 +499,16 @@ describe("hostile peers", { timeout: 120_000 }, () => {
       ["127.0.0.54", () => handshakeBytes(randomBytes(20), FAST_EXT)],
     ] as const) {
       const server = net.createServer((sock) => {
-        dials.set(host, (dials.get(host) ?? 0) + 1);
         sock.on("error", () => {});
-        sock.once("data", () => sock.write(reply()));
+        // A client without MSE/PE: it hangs up on anything but a plaintext handshake.
+        sock.once("data", (d: Buffer) => {
+          if (!startsLikeHandshake(d)) {
+            sock.destroy();
+            return;
+          }
+          dials.set(host, (dials.get(host) ?? 0) + 1);
+          sock.write(reply());
+        });
       });
       await new Promise<void>((r) => server.listen({ host, port: 0 }, r));
       servers.push(server);

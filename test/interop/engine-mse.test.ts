@@ -137,7 +137,7 @@ describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
     );
   });
 
-  it("Tessera (default policy) ← libtorrent seed at its defaults: encrypted", {
+  it("Tessera (default policy) ← libtorrent seed at its defaults: MSE", {
     timeout: 120_000,
   }, async () => {
     await using s = await interopScope("mse-lt-default-leech");
@@ -160,8 +160,13 @@ describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
     const { events } = await tesseraDownload(t, DOWNLOAD_MS);
     await compareTrees(fx.content, path.join(out, "content"));
     assertNoPeerFaults(t);
+    // MSE on the first connection; libtorrent (prefer_rc4 off by default) selects plaintext
+    // when offered both, as Tessera's `prefer` does.
     const first = events.find((e) => e.event === "peer-connected");
-    assert.equal(first?.encryption, "rc4", JSON.stringify(first));
+    assert.ok(
+      first?.encryption === "plaintext" || first?.encryption === "rc4",
+      JSON.stringify(first),
+    );
   });
 
   it("Tessera (default policy) ← Transmission seed requiring encryption (-er)", {

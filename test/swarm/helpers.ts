@@ -23,6 +23,7 @@ import {
   encodeHandshake,
   encodeMessage,
   encodePieceHeader,
+  HANDSHAKE_PREFIX,
   MessageId,
   type WireMessage,
 } from "../../src/wire/index.js";
@@ -192,6 +193,16 @@ export function parseRequest(m: RawMessage): RequestMsg {
     begin: m.payload.readUInt32BE(4),
     length: m.payload.readUInt32BE(8),
   };
+}
+
+/**
+ * True if `first` (a connection's first read) begins like a plaintext BitTorrent handshake, and
+ * not like MSE/PE (whose DH key may start with byte 19: the whole prefix decides).
+ */
+export function startsLikeHandshake(first: Uint8Array): boolean {
+  const n = Math.min(first.length, HANDSHAKE_PREFIX.length);
+  for (let i = 0; i < n; i++) if (first[i] !== HANDSHAKE_PREFIX[i]) return false;
+  return n > 0;
 }
 
 /** A 20-byte peer id for an attacker (not Tessera's prefix). */
@@ -398,6 +409,20 @@ export class AttackerServer {
     const server = net.createServer();
     const a = new AttackerServer(server, host);
     server.on("connection", (socket) => {
+      // Like any client without MSE/PE: a connection that does not start with the plaintext
+      // handshake (Tessera tries MSE first) is closed at once and not counted as a peer.
+      socket.on("error", () => {});
+      socket.once("data", (first: Buffer) => {
+        if (!startsLikeHandshake(first)) {
+          socket.destroy();
+          return;
+        }
+        socket.pause();
+        socket.unshift(first);
+        accept(socket);
+      });
+    });
+    const accept = (socket: net.Socket) => {
       const p = new RawPeer(socket, infoHash);
       if (reserved) p.reserved = reserved;
       a.peers.push(p);
@@ -408,7 +433,8 @@ export class AttackerServer {
         },
         () => p.close(),
       );
-    });
+      socket.resume();
+    };
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host, port: 0 }, resolve);
