@@ -3,6 +3,7 @@
  * listener's routing of MSE connections (including a DH key that starts with byte 19).
  */
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { CRYPTO_PLAINTEXT, CRYPTO_RC4, MseInitiator, publicKey } from "../../src/mse/index.js";
 import { dial } from "../../src/net/listener.js";
@@ -162,5 +163,44 @@ describe("listener: MSE routing", { timeout: 60_000 }, () => {
     await assert.rejects(
       handshakeOver(new MseInitiator({ infoHash: other, provide: CRYPTO_RC4 }), other),
     );
+  });
+
+  /** Send `bytes` on a fresh connection; resolves with ms until the session closed it. */
+  async function closedAfter(port: number, bytes: Uint8Array): Promise<number> {
+    const started = Date.now();
+    const sock = net.connect({ host: LOCALHOST, port });
+    sock.on("error", () => {});
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    sock.write(bytes);
+    sock.resume();
+    await withTimeout(
+      new Promise<void>((r) => sock.once("close", () => r())),
+      "the session to close the connection",
+      8_000,
+    );
+    return Date.now() - started;
+  }
+
+  it("closes junk at once: no req1 within 532 bytes of a key", async () => {
+    const junk = seeded(77)(2_000);
+    junk[0] = 0x55;
+    assert.ok((await closedAfter(s.port, junk)) < 2_000);
+  });
+
+  it("off refuses MSE and require refuses plaintext, at once", async () => {
+    const off = await create("off");
+    const req = await create("require");
+    try {
+      const ya = new MseInitiator({ infoHash: f.meta.infoHash, provide: CRYPTO_RC4 }).start();
+      assert.ok((await closedAfter(off.port, ya)) < 2_000);
+      const hs = encodeHandshake({
+        infoHash: f.meta.infoHash,
+        peerId: new Uint8Array(20).fill(66),
+        reserved: new Uint8Array(8),
+      });
+      assert.ok((await closedAfter(req.port, hs)) < 2_000);
+    } finally {
+      await closeAll([off, req]);
+    }
   });
 });
