@@ -1,6 +1,6 @@
 /**
- * The byte-stream edge a {@link Peer} runs on. TCP today; uTP and MSE/PE later provide the same
- * shape: a duplex stream of bytes and a remote address, nothing more.
+ * The byte-stream edge a {@link Peer} runs on. TCP here; MSE/PE (net/mse-transport.ts) wraps one
+ * and uTP will provide the same shape: a duplex stream of bytes and a remote address, nothing more.
  */
 import net from "node:net";
 
