@@ -14,10 +14,10 @@ import type {
   WorkerReply,
   WorkerRequest,
 } from "./hash-protocol.js";
+import { DEFAULT_BUFFER_SIZE } from "./hash-protocol.js";
 
 const DIGEST_SIZE: Record<HashAlgorithm, number> = { sha1: 20, sha256: 32 };
 
-const DEFAULT_BUFFER_SIZE = 1 << 20;
 const bufferSize: number =
   typeof workerData?.bufferSize === "number" && workerData.bufferSize > 0
     ? workerData.bufferSize
