@@ -193,6 +193,26 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * `buf` followed by a copy of `chunk`. `buf` is a view into a store of our own; the chunk goes
+ * into the store's free tail when it fits, else into a new store of twice the size, so a peer
+ * that trickles its (up to 64 KiB) initial payload a byte at a time costs linear, not quadratic,
+ * copying. Bytes before `buf` (taken already) and in it are never overwritten.
+ */
+function append(buf: Uint8Array, chunk: Uint8Array): Uint8Array {
+  if (buf.length === 0) return copy(chunk);
+  const store = buf.buffer;
+  const end = buf.byteOffset + buf.length;
+  if (store instanceof ArrayBuffer && store.byteLength - end >= chunk.length) {
+    new Uint8Array(store, end, chunk.length).set(chunk);
+    return new Uint8Array(store, buf.byteOffset, buf.length + chunk.length);
+  }
+  const out = new Uint8Array(Math.max(1024, 2 * (buf.length + chunk.length)));
+  out.set(buf, 0);
+  out.set(chunk, buf.length);
+  return out.subarray(0, buf.length + chunk.length);
+}
+
 function padLength(random: (n: number) => Uint8Array, max: number): number {
   if (max <= 0) return 0;
   const r = random(2);
@@ -240,7 +260,7 @@ abstract class Side {
     if (this.finished) throw new MseError("MSE_DONE", "the handshake is already complete");
     // Copy (decryption works in place): the caller's chunk may be a transient read buffer, or a
     // Buffer, whose slice() would not copy.
-    this.buf = this.buf.length === 0 ? copy(chunk) : concat(this.buf, chunk);
+    this.buf = append(this.buf, chunk);
     const out: MseStep = { send: [], done: undefined };
     try {
       this.step(out);

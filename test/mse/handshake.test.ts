@@ -103,6 +103,23 @@ describe("MSE handshake, both sides", () => {
     );
   });
 
+  it("takes a 64 KiB initial payload (and maximal pads) a byte at a time", () => {
+    // Each byte is appended to what is buffered: this exercises the growing store, whose
+    // copying stays linear however the peer trickles its bytes.
+    const ia = Uint8Array.from({ length: 65_535 }, (_, i) => (i * 7) & 0xff);
+    const after = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff);
+    const r = runPair(
+      { infoHash: IH, provide: BOTH, initialPayload: ia, padCD: MAX_PAD, random: seeded(5) },
+      { lookup: lookupOf(IH), allow: BOTH, padCD: MAX_PAD, random: seeded(6) },
+      [1],
+      after,
+      after,
+    );
+    assert.equal(r.b.method, CRYPTO_RC4);
+    assert.deepEqual(r.payloadAtB, cat([ia, after]));
+    assert.deepEqual(r.payloadAtA, after);
+  });
+
   it("selects the one method both sides have", () => {
     const cases: [number, number, boolean, number][] = [
       [BOTH, BOTH, false, CRYPTO_RC4],
