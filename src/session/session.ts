@@ -456,14 +456,24 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** @internal The info-hash whose HASH('req2', info-hash) is `req2` (MSE responder). */
   lookupReq2(req2: Uint8Array): Uint8Array | undefined {
-    const hit = (ih: Uint8Array) => Buffer.compare(req2Hash(ih), req2) === 0;
-    for (const t of this.#torrents.values())
-      if (t.active && hit(t.meta.infoHash)) return t.meta.infoHash;
-    for (const hex of this.#phases.keys()) {
-      const ih = Buffer.from(hex, "hex");
-      if (hit(ih)) return new Uint8Array(ih);
-    }
+    const hit = (hex: string) => Buffer.compare(this.#req2Of(hex), req2) === 0;
+    for (const [hex, t] of this.#torrents) if (t.active && hit(hex)) return t.meta.infoHash;
+    for (const hex of this.#phases.keys())
+      if (hit(hex)) return new Uint8Array(Buffer.from(hex, "hex"));
     return undefined;
+  }
+
+  /** HASH('req2', info-hash) per info-hash (hex), computed once: each MSE connection checks all. */
+  readonly #req2Cache = new Map<string, Uint8Array>();
+  #req2Of(hex: string): Uint8Array {
+    let h = this.#req2Cache.get(hex);
+    if (h === undefined) {
+      // Bounded: torrents and metadata fetches come and go; recomputing is cheap.
+      if (this.#req2Cache.size >= 4096) this.#req2Cache.clear();
+      h = req2Hash(Buffer.from(hex, "hex"));
+      this.#req2Cache.set(hex, h);
+    }
+    return h;
   }
 
   /** @internal Hand a routed incoming connection to its torrent. */
