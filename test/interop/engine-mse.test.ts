@@ -1,7 +1,7 @@
 /**
  * MSE/PE against real clients on loopback: libtorrent at its default settings (encryption
  * enabled both ways: it dials encrypted first), libtorrent forced to RC4 both directions, and
- * Transmission requiring encryption. Every transfer is compared byte for byte with the source,
+ * Transmission requiring encryption, as a seed and as a leecher. Every transfer is compared byte for byte with the source,
  * and Tessera's `peer-connected` event says how the connection was encrypted.
  */
 import assert from "node:assert/strict";
@@ -12,6 +12,7 @@ import {
   interopScope,
   startLibtorrentLeecher,
   startLibtorrentSeed,
+  startTransmissionLeecher,
   startTransmissionSeed,
 } from "./clients/index.js";
 import { MIB, MID_LAYOUT, makeFixture } from "./engine-fixtures.js";
@@ -195,5 +196,46 @@ describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
     assertNoPeerFaults(t);
     const first = events.find((e) => e.event === "peer-connected");
     assert.equal(first?.encryption, "rc4", JSON.stringify(first));
+  });
+  it("Tessera seed (default policy) dials a Transmission leecher requiring encryption (-er)", {
+    timeout: 120_000,
+  }, async () => {
+    await using s = await interopScope("mse-tr-leech-required");
+    // No zero-length file: Transmission 3.00 does not create them.
+    const fx = await makeFixture(
+      s.dir,
+      MID_LAYOUT.filter((f) => f.length > 0),
+      MIB,
+    );
+    const saveDir = path.join(s.dir, "transmission");
+    // Transmission dials nothing on loopback (INTEROP.md): the seed dials it, so this is our
+    // initiator against Transmission's responder.
+    const tr = s.use(
+      await startTransmissionLeecher({
+        torrent: fx.torrent,
+        saveDir,
+        encryption: "required",
+        workDir: s.dir,
+        timeoutMs: DOWNLOAD_MS,
+      }),
+    );
+    const t = s.use(
+      await startTessera(
+        ["seed", fx.torrent, fx.dataDir, "--port", "0", "--peer", `${tr.host}:${tr.port}`],
+        { workDir: s.dir, timeoutMs: STARTUP_MS },
+      ),
+    );
+    // Transmission asks for data only on its ~10 s pulse (INTEROP.md): ~15 s for 12 MB.
+    await tr.done;
+    await compareTrees(fx.content, path.join(saveDir, "content"));
+    const conns = connections(t);
+    assert.ok(conns.length >= 1, "Tessera never connected to Transmission");
+    // Offered RC4 and plaintext, Transmission requiring encryption selects RC4.
+    assert.ok(
+      conns.every((c) => c.encryption === "rc4"),
+      JSON.stringify(conns),
+    );
+    await t.stop();
+    assertNoPeerFaults(t);
   });
 });
