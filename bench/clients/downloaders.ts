@@ -198,6 +198,8 @@ export function libtorrentDownloader(name = "libtorrent", settings: LtSettings =
         workDir: ctx.workDir,
         timeoutMs: ctx.timeoutMs,
         name: "lt-leech",
+        // Time verified completion, as libtorrent reports it (the harness's methodology).
+        flushBeforeDone: false,
         settings,
       });
       try {

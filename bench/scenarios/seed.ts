@@ -318,6 +318,8 @@ export async function swarmScenario(o: {
               workDir: dir,
               timeoutMs,
               name: `lt-leech-${k}`,
+              // Time verified completion, as libtorrent reports it (the harness's methodology).
+              flushBeforeDone: false,
             });
             leechers.push(l);
             await l.done;

@@ -68,6 +68,12 @@ export interface LtPeerOptions extends CommonOptions {
   uploadLimit?: number;
   /** Name used in logs and errors. */
   name?: string;
+  /**
+   * Leecher: `done` waits until libtorrent has flushed the downloaded blocks to disk (default
+   * true; libtorrent reports seeding once the pieces are verified, which can be before its disk
+   * thread wrote them). The benchmarks turn it off to time verified completion, as before.
+   */
+  flushBeforeDone?: boolean;
 }
 
 export interface LtPeer extends Stoppable {
@@ -253,6 +259,7 @@ async function launch(o: Launch): Promise<LtPeerImpl> {
     downloadLimit: o.downloadLimit ?? 0,
     uploadLimit: o.uploadLimit ?? 0,
     statusInterval: 0.25,
+    flushBeforeFinished: o.flushBeforeDone ?? true,
   };
   const proc = new ManagedProcess(
     name,

@@ -6,7 +6,9 @@ Usage: lt_peer.py CONFIG_JSON
                  "savePath": DIR, "listen": "127.0.0.1:0[,[::1]:0]",
                  "peers": [[host, port], ...], "settings": {...extra session settings},
                  "trackers": [url, ...] | null (replace the torrent's trackers; [] = none),
-                 "statusInterval": seconds}
+                 "statusInterval": seconds,
+                 "flushBeforeFinished": bool (default true: "finished" waits until the
+                 downloaded blocks are on disk, not just verified)}
 Events, one JSON object a line on stdout:
   {"event":"listening","address":..,"port":..}      (one per listen socket)
   {"event":"checked","progress":..,"seeding":..}    (after the initial hash check)
@@ -14,7 +16,8 @@ Events, one JSON object a line on stdout:
   {"event":"peer","ip":..,"port":..}               (a peer connection was established)
   {"event":"tracker","url":..,"message":..}         (tracker replied / warned / failed)
   {"event":"status", ...}                           (every statusInterval seconds)
-  {"event":"finished","seconds":..}                 (leech: all wanted pieces downloaded)
+  {"event":"finished","seconds":..}                 (leech: all wanted pieces downloaded, and
+                                                     flushed to disk unless told otherwise)
   {"event":"error","message":..}
 Commands, one JSON object a line on stdin:
   {"cmd":"connect","host":..,"port":..}   dial a peer
@@ -104,6 +107,10 @@ def main():
     started = time.time()
     peers = [tuple(p) for p in cfg.get("peers") or []]
     finished = False
+    # libtorrent reports seeding once every piece is verified, which can be before its disk
+    # thread has written the last blocks: flush first, so the files are whole when we say so.
+    flush_first = cfg.get("flushBeforeFinished", True)
+    flush_started = None
     interval = float(cfg.get("statusInterval") or 1.0)
     next_status = time.time() + interval
     next_redial = 0.0
@@ -176,6 +183,9 @@ def main():
                 emit({"event": "error", "message": a.message()})
             elif isinstance(a, lt.file_error_alert):
                 emit({"event": "error", "message": a.message()})
+            elif isinstance(a, lt.cache_flushed_alert) and flush_started is not None and not finished:
+                finished = True
+                emit({"event": "finished", "seconds": flush_started - started})
 
         now = time.time()
         s = h.status()
@@ -188,8 +198,17 @@ def main():
                 for host, port in peers:
                     dial(host, port)
         if cfg["mode"] == "leech" and not finished and ready and s.has_metadata and s.is_seeding:
-            finished = True
-            emit({"event": "finished", "seconds": time.time() - started})
+            if not flush_first:
+                finished = True
+                emit({"event": "finished", "seconds": time.time() - started})
+            elif flush_started is None:
+                flush_started = time.time()
+                h.flush_cache()
+            elif now - flush_started > 10:
+                # No cache_flushed_alert: say so, and go on (the byte comparison will tell).
+                log("no cache_flushed_alert within 10 s of finishing")
+                finished = True
+                emit({"event": "finished", "seconds": flush_started - started})
         if now >= next_status:
             next_status = now + interval
             emit(status())
