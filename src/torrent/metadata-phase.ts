@@ -66,8 +66,10 @@ export interface MetadataPhaseOptions {
 }
 
 export interface MetadataPhaseEvents {
-  /** `features`: what the handshake negotiated ("fast", "extended"). */
-  /** `encryption`: "none" (no MSE), or MSE with "plaintext" or "rc4" selected. */
+  /**
+   * `features`: what the handshake negotiated ("fast", "extended"); `encryption`: "none" (no
+   * MSE), or MSE with "plaintext" or "rc4" selected.
+   */
   "peer-connected": (
     address: string,
     id: string,
@@ -110,8 +112,6 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
   readonly #registry = new ExtensionRegistry([UT_METADATA, UT_PEX]);
   readonly #reserved = buildReserved(["fast", "extended"]);
   readonly #peers = new Map<number, Peer>();
-  /** How each peer's connection is encrypted (for `peer-connected`). */
-  readonly #transportOf = new WeakMap<Peer, Transport>();
   readonly #transports = new Map<number, Transport>();
   readonly #candidateOf = new Map<number, string>();
   readonly #candidates = new Map<string, Candidate>();
@@ -272,7 +272,6 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
     );
     if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
-    this.#transportOf.set(peer, t);
     this.#transports.set(key, t);
     t.onData = (chunk, transient) => peer.receive(chunk, this.#now(), transient);
     t.onDrain = () => {};
@@ -304,7 +303,7 @@ export class MetadataPhase extends TypedEmitter<MetadataPhaseEvents> implements 
       peer.address,
       peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
       [...(peer.fast ? ["fast"] : []), ...(peer.ext ? ["extended"] : [])],
-      this.#transportOf.get(peer)?.encryption ?? "none",
+      this.#transports.get(peer.key)?.encryption ?? "none",
     );
   }
 

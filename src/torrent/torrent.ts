@@ -160,8 +160,10 @@ export interface TorrentEvents {
   "hash-failed": (index: number) => void;
   /** A verified piece could not be read back (file deleted or truncated): wanted again. */
   "piece-lost": (index: number, reason: string) => void;
-  /** `features`: what the handshake negotiated ("fast", "extended"). */
-  /** `encryption`: "none" (no MSE), or MSE with "plaintext" or "rc4" selected. */
+  /**
+   * `features`: what the handshake negotiated ("fast", "extended"); `encryption`: "none" (no
+   * MSE), or MSE with "plaintext" or "rc4" selected.
+   */
   "peer-connected": (
     address: string,
     id: string,
@@ -242,8 +244,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
   readonly #o: TorrentOptions;
   readonly #now: () => number;
   readonly #peers = new Map<number, Peer>();
-  /** How each peer's connection is encrypted (for `peer-connected`). */
-  readonly #transportOf = new WeakMap<Peer, Transport>();
   readonly #transports = new Map<number, Transport>();
   readonly #candidates = new Map<string, Candidate>();
   /** Peer key → the candidate it was dialled from (absent for incoming connections). */
@@ -673,7 +673,6 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     );
     if (candidateKey) this.#candidateOf.set(key, candidateKey);
     this.#peers.set(key, peer);
-    this.#transportOf.set(peer, t);
     this.#transports.set(key, t);
     t.onData = (chunk, transient) => {
       const now = this.#now();
@@ -722,7 +721,7 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       peer.address,
       peer.remoteId ? Buffer.from(peer.remoteId.subarray(0, 8)).toString("latin1") : "",
       [...(peer.fast ? ["fast"] : []), ...(peer.ext ? ["extended"] : [])],
-      this.#transportOf.get(peer)?.encryption ?? "none",
+      this.#transports.get(peer.key)?.encryption ?? "none",
     );
   }
 
