@@ -9,13 +9,14 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import {
   compareTrees,
+  type InteropScope,
   interopScope,
   startLibtorrentLeecher,
   startLibtorrentSeed,
   startTransmissionLeecher,
   startTransmissionSeed,
 } from "./clients/index.js";
-import { MIB, MID_LAYOUT, makeFixture } from "./engine-fixtures.js";
+import { type Fixture, MIB, MID_LAYOUT, makeFixture } from "./engine-fixtures.js";
 import {
   assertNoPeerFaults,
   startTessera,
@@ -72,6 +73,21 @@ async function seedToLibtorrent(
   return conns;
 }
 
+/** `tessera download` from the seed at `port` (plus `args`): bytes compared, no peer blamed. */
+async function downloadFrom(s: InteropScope, fx: Fixture, port: number, args: string[] = []) {
+  const out = path.join(s.dir, "out");
+  const t = s.use(
+    await startTessera(
+      ["download", fx.torrent, "-o", out, "--peer", `127.0.0.1:${port}`, "--port", "0", ...args],
+      { workDir: s.dir, timeoutMs: STARTUP_MS },
+    ),
+  );
+  const { events } = await tesseraDownload(t, DOWNLOAD_MS);
+  await compareTrees(fx.content, path.join(out, "content"));
+  assertNoPeerFaults(t);
+  return events.filter((e) => e.event === "peer-connected");
+}
+
 describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
   it("libtorrent leecher at its defaults → Tessera seed: MSE handshake on the first attempt", {
     timeout: 120_000,
@@ -109,28 +125,7 @@ describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
         timeoutMs: STARTUP_MS,
       }),
     );
-    const out = path.join(s.dir, "out");
-    const t = s.use(
-      await startTessera(
-        [
-          "download",
-          fx.torrent,
-          "-o",
-          out,
-          "--peer",
-          `127.0.0.1:${seed.port}`,
-          "--port",
-          "0",
-          "--encryption",
-          "require",
-        ],
-        { workDir: s.dir, timeoutMs: STARTUP_MS },
-      ),
-    );
-    const { events } = await tesseraDownload(t, DOWNLOAD_MS);
-    await compareTrees(fx.content, path.join(out, "content"));
-    assertNoPeerFaults(t);
-    const conns = events.filter((e) => e.event === "peer-connected");
+    const conns = await downloadFrom(s, fx, seed.port, ["--encryption", "require"]);
     assert.ok(conns.length >= 1);
     assert.ok(
       conns.every((c) => c.encryption === "rc4"),
@@ -151,19 +146,9 @@ describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
         timeoutMs: STARTUP_MS,
       }),
     );
-    const out = path.join(s.dir, "out");
-    const t = s.use(
-      await startTessera(
-        ["download", fx.torrent, "-o", out, "--peer", `127.0.0.1:${seed.port}`, "--port", "0"],
-        { workDir: s.dir, timeoutMs: STARTUP_MS },
-      ),
-    );
-    const { events } = await tesseraDownload(t, DOWNLOAD_MS);
-    await compareTrees(fx.content, path.join(out, "content"));
-    assertNoPeerFaults(t);
+    const [first] = await downloadFrom(s, fx, seed.port);
     // MSE on the first connection; libtorrent (prefer_rc4 off by default) selects plaintext
     // when offered both, as Tessera's `prefer` does.
-    const first = events.find((e) => e.event === "peer-connected");
     assert.ok(
       first?.encryption === "plaintext" || first?.encryption === "rc4",
       JSON.stringify(first),
@@ -184,17 +169,7 @@ describe("MSE/PE ↔ real clients", { concurrency: 2 }, () => {
         timeoutMs: STARTUP_MS,
       }),
     );
-    const out = path.join(s.dir, "out");
-    const t = s.use(
-      await startTessera(
-        ["download", fx.torrent, "-o", out, "--peer", `127.0.0.1:${seed.port}`, "--port", "0"],
-        { workDir: s.dir, timeoutMs: STARTUP_MS },
-      ),
-    );
-    const { events } = await tesseraDownload(t, DOWNLOAD_MS);
-    await compareTrees(fx.content, path.join(out, "content"));
-    assertNoPeerFaults(t);
-    const first = events.find((e) => e.event === "peer-connected");
+    const [first] = await downloadFrom(s, fx, seed.port);
     assert.equal(first?.encryption, "rc4", JSON.stringify(first));
   });
   it("Tessera seed (default policy) dials a Transmission leecher requiring encryption (-er)", {
