@@ -227,7 +227,12 @@ export class Peer {
   lastMessageAt: number;
   lastSent: number;
   lastBlockAt: number;
-  /** Set by the host for endgame/smart-ban bookkeeping; free for the torrent to use. */
+  /**
+   * Trust points, kept by the host (libtorrent's scheme): +1 per passed piece with this peer's
+   * data in it (up to a cap), -2 per failed one; the host bans at its floor.
+   */
+  trust = 0;
+  /** Failed pieces with this peer's data in them (for the ban reason). */
   hashFailures = 0;
   /** BEP 10 state, once both sides set the extension bit. */
   ext: PeerExtensions | undefined;

@@ -115,8 +115,16 @@ const IDLE_ACK_MAX_CHUNK = 1024;
 const DIALS_PER_TICK = 10;
 /** Candidate peers remembered (peers from trackers and PEX beyond this are ignored). */
 export const MAX_CANDIDATES = 2_000;
-/** Peers a peer is banned after this many pieces that failed with its data in them. */
-const MAX_HASH_FAILURES = 3;
+/**
+ * Trust points (libtorrent's): a peer gains one per passed piece it contributed to, up to
+ * TRUST_MAX, loses TRUST_PER_FAILURE per failed one, and is banned at TRUST_BAN or below. So a
+ * peer with no passes yet is banned after four failures, one with a record of good pieces after
+ * eight: an honest seed that shares pieces with several not-yet-convicted corrupting peers keeps
+ * earning its points back on the pieces it finishes alone.
+ */
+const TRUST_MAX = 8;
+const TRUST_PER_FAILURE = 2;
+const TRUST_BAN = -7;
 /** Resume data is saved this often while pieces keep arriving (and on completion and stop). */
 export const RESUME_SAVE_INTERVAL_MS = 30_000;
 /** First retry after a disk error; doubles on each failure up to the maximum. */
@@ -1078,24 +1086,24 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         const explained = [...contributors].some((k) => this.#convicted.has(k));
         for (const k of explained ? [] : contributors) {
           const p = this.#peers.get(k);
-          if (p && ++p.hashFailures >= MAX_HASH_FAILURES)
-            this.#ban(k, `${p.hashFailures} pieces failed with its data`);
+          if (!p) continue;
+          p.hashFailures++;
+          p.trust -= TRUST_PER_FAILURE;
+          if (p.trust <= TRUST_BAN) this.#ban(k, `${p.hashFailures} pieces failed with its data`);
         }
         this.#buffers.recycle(buf);
         this.#refillAll();
       } else {
         for (const k of this.#smartBan.onHashPassed(index, buf))
           this.#ban(k, `smart ban: sent a bad block of piece ${index}`);
-        // Good data earns a strike back (libtorrent's trust points): an honest peer that shared
-        // failed pieces with a bad one is not banned for it. (Once per peer: a Set only then.)
-        for (const k of senders) {
-          if (k >= 0 && (this.#peers.get(k)?.hashFailures ?? 0) > 0) {
-            for (const j of new Set(senders)) {
-              const p = j >= 0 ? this.#peers.get(j) : undefined;
-              if (p && p.hashFailures > 0) p.hashFailures--;
-            }
-            break;
-          }
+        // Good data earns trust, once per peer and piece: an honest peer that shares failed
+        // pieces with bad ones is not banned for it. (Most pieces have one sender: no Set then.)
+        const first = senders[0] ?? -1;
+        let mixed = false;
+        for (let i = 1; i < senders.length && !mixed; i++) mixed = senders[i] !== first;
+        for (const k of mixed ? new Set(senders) : [first]) {
+          const p = k >= 0 ? this.#peers.get(k) : undefined;
+          if (p && p.trust < TRUST_MAX) p.trust++;
         }
       }
     } catch (e) {
