@@ -22,7 +22,13 @@ import {
 } from "../../test/interop/clients/index.js";
 import { JsonProcess } from "../lib/json-process.js";
 import type { Payload } from "../lib/payload.js";
-import { allocatedBytes, ProcSampler, type Usage } from "../lib/proc.js";
+import {
+  allocatedBytes,
+  formatThreads,
+  ProcSampler,
+  readThreads,
+  type Usage,
+} from "../lib/proc.js";
 import { benchScript, run, TESSERA_BIN } from "../lib/util.js";
 
 export interface DownloadContext {
@@ -50,6 +56,8 @@ export interface RunResult extends Usage {
   cpu: number;
   /** [seconds since spawn, bytes on disk] every 50 ms. */
   series: [number, number][];
+  /** CPU per thread name at completion (`formatThreads`), where it could be read. */
+  threads?: string;
 }
 
 export interface Downloader {
@@ -67,6 +75,7 @@ function result(
   sampler: ProcSampler,
   length: number,
 ): Omit<RunResult, "series"> & { series: [number, number][] } {
+  const threads = formatThreads(readThreads(sampler.pid));
   const usage = sampler.finish();
   const seconds = (performance.now() - t0) / 1000;
   return {
@@ -76,6 +85,7 @@ function result(
     ...usage,
     cpu: usage.user + usage.sys,
     series: sampler.series,
+    ...(threads ? { threads } : {}),
   };
 }
 

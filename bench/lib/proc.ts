@@ -4,7 +4,7 @@
  * peak field, so it is sampled), plus an optional byte counter sampled over time.
  * @module
  */
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
 const CLK_TCK = 100;
@@ -105,4 +105,42 @@ export class ProcSampler {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+/**
+ * CPU seconds per thread name (`/proc/<pid>/task/<tid>/comm`), threads of one name summed:
+ * where a client's CPU goes (main thread, worker threads, libuv's pool, V8's helpers).
+ */
+export function readThreads(pid: number): Record<string, { user: number; sys: number; n: number }> {
+  const out: Record<string, { user: number; sys: number; n: number }> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1");
+      const name =
+        tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const e = out[name] ?? { user: 0, sys: 0, n: 0 };
+      out[name] = e;
+      e.user += Number(f[11]) / CLK_TCK;
+      e.sys += Number(f[12]) / CLK_TCK;
+      e.n++;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** {@link readThreads} as one line: `main 1.40u/0.50s, libuv-worker×4 0.10u/0.60s, …`. */
+export function formatThreads(t: Record<string, { user: number; sys: number; n: number }>): string {
+  return Object.entries(t)
+    .sort((a, b) => b[1].user + b[1].sys - a[1].user - a[1].sys)
+    .map(([k, v]) => `${k}${v.n > 1 ? `×${v.n}` : ""} ${v.user.toFixed(2)}u/${v.sys.toFixed(2)}s`)
+    .join(", ");
 }

@@ -142,7 +142,7 @@ export async function runDownloads(o: DownloadScenarioOptions): Promise<ClientSu
           if (!sameContent(got, payload.file)) throw new Error(`${got} differs from the payload`);
           s.runs.push({ ...res, seedCpu });
           log(
-            `(${o.id}) ${c.name} run ${r + 1}/${o.runs}: ${res.mbs.toFixed(1)} MB/s, ${res.cpu.toFixed(2)} CPU-s, RSS ${mib(res.peakRss).toFixed(0)} MiB, anon ${mib(res.peakAnon).toFixed(0)} MiB, seed ${seedCpu.toFixed(2)} CPU-s`,
+            `(${o.id}) ${c.name} run ${r + 1}/${o.runs}: ${res.mbs.toFixed(1)} MB/s, ${res.cpu.toFixed(2)} CPU-s, RSS ${mib(res.peakRss).toFixed(0)} MiB, anon ${mib(res.peakAnon).toFixed(0)} MiB, seed ${seedCpu.toFixed(2)} CPU-s${res.threads ? `\n    threads: ${res.threads}` : ""}`,
           );
         } catch (e) {
           const msg = (e as Error).message;
