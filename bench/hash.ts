@@ -11,6 +11,7 @@ import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { type FileSpan, HashPool, type HashPoolOptions } from "../src/storage/hash-pool.js";
+import { HASH_BATCH_BYTES } from "../src/torrent/torrent.js";
 
 const MIB = 1 << 20;
 
@@ -69,6 +70,37 @@ async function hashBuffers(pool: HashPool, data: Buffer, pieceLength: number, de
       buf.set(piece);
       const r = await pool.hashBuffer(buf.subarray(0, piece.length), { transfer: true });
       buf = new Uint8Array(r.data.buffer);
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, lane));
+}
+
+/**
+ * The downloader's batched path: pieces in batches of HASH_BATCH_BYTES, each piece in its own
+ * buffer, `depth` batches in flight; `transfer` moves each piece's ArrayBuffer, otherwise the
+ * pool packs the batch into one buffer (PACK_PIECE_MAX decides which a download uses).
+ */
+async function hashBatches(
+  pool: HashPool,
+  data: Buffer,
+  pieceLength: number,
+  depth: number,
+  transfer: boolean,
+) {
+  const n = Math.floor(data.length / pieceLength);
+  const perBatch = Math.max(1, Math.floor(HASH_BATCH_BYTES / pieceLength));
+  let next = 0;
+  const lane = async () => {
+    let bufs: Uint8Array[] = Array.from({ length: perBatch }, () => new Uint8Array(pieceLength));
+    while (next < n) {
+      const first = next;
+      const count = Math.min(perBatch, n - first);
+      next += count;
+      for (let k = 0; k < count; k++) {
+        bufs[k]!.set(data.subarray((first + k) * pieceLength, (first + k + 1) * pieceLength));
+      }
+      const r = await pool.hashBuffers(bufs.slice(0, count), { transfer });
+      bufs = [...r.data, ...bufs.slice(count)];
     }
   };
   await Promise.all(Array.from({ length: depth }, lane));
@@ -151,6 +183,22 @@ async function main() {
         );
       } finally {
         await pool.close();
+      }
+    }
+
+    console.log("\n-- hashBuffers (downloader path), 1 MiB batches, 4 in flight --");
+    for (const pieceLength of [16 * 1024, 64 * 1024]) {
+      for (const transfer of [true, false]) {
+        const pool = new HashPool();
+        try {
+          const r = await measure(size, () => hashBatches(pool, data, pieceLength, 4, transfer));
+          row(
+            `hashBuffers ${pieceLength / 1024} KiB pieces, ${transfer ? "transferred" : "packed"}`,
+            r,
+          );
+        } finally {
+          await pool.close();
+        }
       }
     }
   } finally {

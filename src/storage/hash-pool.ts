@@ -127,6 +127,10 @@ export class HashAbortedError extends HashError {
 const MIB = 1 << 20;
 const DEFAULT_JOB_SIZE = 16 * MIB;
 const MIN_JOB_SIZE = 256 * 1024;
+/** Size of the reusable buffers hashBuffers packs a batch into when not transferring. */
+export const PACK_BYTES = MIB;
+/** Pack buffers kept for reuse (more are allocated while many batches are out at once). */
+const MAX_PACKS = 8;
 /** Jobs posted to a worker ahead of its replies. */
 const WORKER_DEPTH = 2;
 const PROGRESS_INTERVAL_MS = 100;
@@ -296,6 +300,8 @@ export class HashPool {
   readonly #urgent = new Queue<Job>();
   readonly #queue = new Queue<Job>();
   #nextId = 1;
+  /** Pack buffers of PACK_BYTES for hashBuffers' copying path, back from the workers. */
+  readonly #packs: Uint8Array[] = [];
   #closed = false;
   #closing: Promise<void> | null = null;
 
@@ -438,20 +444,38 @@ export class HashPool {
       const sent: Uint8Array[] = [];
       const transfer: ArrayBuffer[] = [];
       const giveBack = opts.transfer === true;
-      for (const data of list) {
-        if (!(data.buffer instanceof ArrayBuffer)) {
-          sent.push(data); // SharedArrayBuffer: the worker sees the same memory, nothing to copy
-        } else if (giveBack) {
-          if (transfer.includes(data.buffer)) {
+      let lengths: number[] | undefined;
+      let pack: Uint8Array | undefined;
+      if (!giveBack) {
+        // One packed copy of the whole batch, transferred there and back and reused: one
+        // ArrayBuffer crosses threads per batch instead of one per buffer, and nothing is
+        // allocated per call (structured cloning would copy each whole ArrayBuffer).
+        let total = 0;
+        for (const data of list) total += data.length;
+        pack = this.#takePack(total);
+        lengths = new Array<number>(list.length);
+        let at = 0;
+        for (let i = 0; i < list.length; i++) {
+          const data = list[i]!;
+          pack.set(data, at);
+          at += data.length;
+          lengths[i] = data.length;
+        }
+        sent.push(pack);
+        transfer.push(pack.buffer as ArrayBuffer);
+      } else {
+        const seen = new Set<ArrayBufferLike>();
+        for (const data of list) {
+          if (!(data.buffer instanceof ArrayBuffer)) {
+            sent.push(data); // SharedArrayBuffer: the worker sees the same memory, nothing to copy
+            continue;
+          }
+          if (seen.has(data.buffer)) {
             throw new HashArgumentError("buffers to transfer must not share an ArrayBuffer");
           }
+          seen.add(data.buffer);
           sent.push(data);
           transfer.push(data.buffer);
-        } else {
-          // One compact copy, transferred (structured cloning would copy the whole ArrayBuffer).
-          const copy = new Uint8Array(data);
-          sent.push(copy);
-          transfer.push(copy.buffer as ArrayBuffer);
         }
       }
       let result: { digests: Uint8Array; data: Uint8Array[] } | undefined;
@@ -462,7 +486,8 @@ export class HashPool {
           id: this.#nextId++,
           algorithm,
           data: sent,
-          giveBack,
+          giveBack: giveBack || pack !== undefined,
+          ...(lengths !== undefined ? { lengths } : {}),
         };
         this.#enqueue(
           {
@@ -472,7 +497,10 @@ export class HashPool {
             done: (reply) => {
               if (reply.type !== "buffer") return call.fail(replyError(reply));
               const back = list.slice();
-              if (giveBack && reply.data !== null) {
+              if (pack !== undefined) {
+                const r = reply.data?.[0];
+                if (r !== undefined) this.#givePack(r);
+              } else if (giveBack && reply.data !== null) {
                 for (let i = 0; i < back.length; i++) {
                   const r = reply.data[i];
                   if (r === undefined || !(list[i]!.buffer instanceof ArrayBuffer)) continue;
@@ -514,6 +542,19 @@ export class HashPool {
       }),
     ]).finally(() => clearTimeout(hold));
     return this.#closing;
+  }
+
+  /** A buffer of at least `bytes` to pack a batch into: a kept one when it fits. */
+  #takePack(bytes: number): Uint8Array {
+    if (bytes > PACK_BYTES) return new Uint8Array(bytes);
+    return (this.#packs.pop() ?? new Uint8Array(PACK_BYTES)).subarray(0, bytes);
+  }
+
+  /** A pack buffer came back from a worker: keep it if it is one of the reusable size. */
+  #givePack(view: Uint8Array): void {
+    if (view.buffer.byteLength === PACK_BYTES && this.#packs.length < MAX_PACKS) {
+      this.#packs.push(new Uint8Array(view.buffer as ArrayBuffer));
+    }
   }
 
   /** Runs `start` unless the pool is closed; synchronous throws become rejections. */

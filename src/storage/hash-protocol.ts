@@ -48,6 +48,11 @@ export interface BufferJob {
   algorithm: HashAlgorithm;
   /** One or more buffers, each hashed on its own (a batch saves a round trip per buffer). */
   data: Uint8Array[];
+  /**
+   * Set when the batch was packed into one buffer: `data` is that one buffer and these are the
+   * lengths of the consecutive runs of it to hash, each on its own.
+   */
+  lengths?: number[];
   /** Send `data` back, transferring their ArrayBuffers. */
   giveBack: boolean;
 }

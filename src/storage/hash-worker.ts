@@ -184,6 +184,17 @@ function runFiles(job: FilesJob): WorkerReply {
 
 function runBuffer(job: BufferJob): WorkerReply {
   const dlen = DIGEST_SIZE[job.algorithm];
+  if (job.lengths !== undefined) {
+    const packed = job.data[0]!;
+    const digests = new Uint8Array(job.lengths.length * dlen);
+    let at = 0;
+    for (let i = 0; i < job.lengths.length; i++) {
+      const n = job.lengths[i]!;
+      digests.set(oneShot(job.algorithm, packed.subarray(at, at + n)), i * dlen);
+      at += n;
+    }
+    return { type: "buffer", id: job.id, digests, data: job.giveBack ? job.data : null };
+  }
   const digests = new Uint8Array(job.data.length * dlen);
   for (let i = 0; i < job.data.length; i++) {
     digests.set(oneShot(job.algorithm, job.data[i]!), i * dlen);
@@ -213,8 +224,12 @@ port.on("message", (msg: WorkerRequest) => {
     transfer.push(reply.digests.buffer as ArrayBuffer, reply.bad.buffer as ArrayBuffer);
   } else if (reply.type === "buffer") {
     transfer.push(reply.digests.buffer as ArrayBuffer);
+    const seen = new Set<ArrayBufferLike>();
     for (const d of reply.data ?? []) {
-      if (d.buffer instanceof ArrayBuffer && !transfer.includes(d.buffer)) transfer.push(d.buffer);
+      if (d.buffer instanceof ArrayBuffer && !seen.has(d.buffer)) {
+        seen.add(d.buffer);
+        transfer.push(d.buffer);
+      }
     }
   }
   port.postMessage(reply, transfer);

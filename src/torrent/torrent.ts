@@ -73,6 +73,13 @@ export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
  */
 export const HASH_BATCH_BYTES = 1024 * 1024;
 /**
+ * Pieces up to this size are copied into one packed buffer per batch on their way to a hash
+ * worker (HashPool.hashBuffers without `transfer`); larger ones are transferred, no copy. Each
+ * transferred ArrayBuffer costs some microseconds on both threads and garbage on both heaps,
+ * which with 16 KiB pieces (64 per batch) cost more than copying the bytes (bench/README.md).
+ */
+export const PACK_PIECE_MAX = 64 * 1024;
+/**
  * Verified pieces that follow one another are written together, up to this many bytes (at
  * least one piece), in one vectored write: per-write overhead dominates with small pieces.
  * Larger writes cost more kernel time per byte (storage's MAX_WRITE_BYTES).
@@ -1051,8 +1058,10 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
       }
       const batch = q.slice(i, j);
       const buffers = batch.map((p) => p.data);
-      // Each piece buffer is its own ArrayBuffer: transferred to the worker and back, no copy.
-      this.#o.hashPool.hashBuffers(buffers, { transfer: true }).then(
+      // Each piece buffer is its own ArrayBuffer: transferred to the worker and back, no copy;
+      // small pieces are packed into one buffer instead (see PACK_PIECE_MAX).
+      const transfer = this.meta.pieceLength > PACK_PIECE_MAX;
+      this.#o.hashPool.hashBuffers(buffers, { transfer }).then(
         (r) => {
           for (let k = 0; k < batch.length; k++) {
             const p = batch[k]!;

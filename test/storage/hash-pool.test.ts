@@ -15,6 +15,7 @@ import {
   HashPool,
   HashPoolClosedError,
   HashWorkerError,
+  PACK_BYTES,
 } from "../../src/storage/hash-pool.js";
 
 const KIB = 1024;
@@ -501,6 +502,33 @@ describe("HashPool.hashBuffers", () => {
     );
     assert.equal(res.data[0], a);
     assert.equal(a.byteLength, 32 * KIB, "not transferred");
+  });
+
+  it("packs batches without transfer: right digests, callers' buffers untouched, concurrent and oversized batches", async () => {
+    // Many 16 KiB batches in flight at once (pack buffers are reused as they come back), and
+    // batches larger than one pack buffer (PACK_BYTES) with empty and odd-sized members.
+    const batches = Array.from({ length: 12 }, (_, j) =>
+      j % 4 === 3
+        ? [randomBytes(PACK_BYTES), randomBytes(0), randomBytes(12_345)]
+        : Array.from({ length: 64 }, () => randomBytes(16 * KIB)),
+    );
+    for (let round = 0; round < 2; round++) {
+      const results = await Promise.all(batches.map((b) => pool.hashBuffers(b)));
+      for (let j = 0; j < batches.length; j++) {
+        const batch = batches[j]!;
+        const res = results[j]!;
+        assert.equal(res.digests.length, 20 * batch.length);
+        for (let i = 0; i < batch.length; i++) {
+          assert.equal(res.data[i], batch[i], `batch ${j} buffer ${i} is the caller's`);
+          assert.equal(batch[i]!.byteLength > 0 || i === 1, true, "not detached");
+          assert.deepEqual(
+            Buffer.from(res.digests.subarray(20 * i, 20 * i + 20)),
+            createHash("sha1").update(batch[i]!).digest(),
+            `batch ${j} digest ${i}`,
+          );
+        }
+      }
+    }
   });
 });
 
