@@ -103,6 +103,11 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
   /** Writes made since the buffer went over its high-water mark. */
   let backlog = 0;
   let closeError: Error | undefined;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
   const t: Transport = {
     remoteAddress: normaliseHost(socket.remoteAddress ?? "?"),
     remotePort: socket.remotePort ?? 0,
@@ -111,16 +116,21 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
         if (onWritten) queueMicrotask(onWritten);
         return false;
       }
+      // Writes of one turn of the event loop go out as one vectored write: the socket is corked
+      // at the first and uncorked once the turn's synchronous work and microtasks are done. The
+      // haves for a batch of verified pieces, the requests of a refill and the rejects of a
+      // choke each were a syscall (and a TCP segment, with no Nagle) of their own: with 16 KiB
+      // pieces, 65 536 haves per GiB.
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
       let ok = true;
       // Node calls a write's callback once it is written or the socket is destroyed.
       const last = chunks.length - 1;
-      if (last === 0) ok = socket.write(chunks[0]!, onWritten);
-      else {
-        socket.cork();
-        for (let i = 0; i < last; i++) ok = socket.write(chunks[i]!);
-        ok = socket.write(chunks[last]!, onWritten);
-        socket.uncork();
-      }
+      for (let i = 0; i < last; i++) ok = socket.write(chunks[i]!);
+      ok = socket.write(chunks[last]!, onWritten);
       if (!ok) {
         congested = true;
         backlog += chunks.length;
@@ -141,6 +151,8 @@ export function tcpTransport(socket: net.Socket, initial?: Uint8Array): Transpor
     close() {
       if (closed) return;
       closed = true;
+      // What this turn wrote goes out first (a reject, a last message before we hang up).
+      if (corked) uncork();
       socket.destroy();
     },
     onData: () => {},

@@ -56,4 +56,38 @@ describe("dialled TCP transport", () => {
       await new Promise((r) => srv.close(r));
     }
   });
+
+  it("writes of one turn go out together, in order, and a close right after still sends them", async () => {
+    const got: Buffer[] = [];
+    let ended!: () => void;
+    const done = new Promise<void>((r) => {
+      ended = r;
+    });
+    const srv = net.createServer((s) => {
+      s.on("data", (d) => got.push(d));
+      s.on("end", () => ended());
+      s.on("close", () => ended());
+      s.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (srv.address() as net.AddressInfo).port;
+      const t = tcpTransport(await dial("127.0.0.1", port));
+      let written = 0;
+      // Many small messages in one turn (haves, rejects), then hang up in the same turn.
+      for (let i = 0; i < 200; i++) t.write([Uint8Array.of(i >> 8, i & 0xff)], () => written++);
+      t.write([Buffer.alloc(100_000, 7), Uint8Array.of(9)]);
+      t.close();
+      await done;
+      const all = Buffer.concat(got);
+      assert.equal(all.length, 400 + 100_001, "every byte written before close arrived");
+      for (let i = 0; i < 200; i++)
+        assert.equal(all.readUInt16BE(2 * i), i, `message ${i} in order`);
+      assert.equal(all[400 + 100_000], 9);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(written, 200, "each write's callback ran");
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
 });
