@@ -42,8 +42,8 @@ const TESSERA_SEED_CONFIG = "tessera seed <torrent> DIR --port FREE --json (defa
 
 /**
  * Diagnostic leecher for (d): libtorrent's defaults but no MSE/PE on outgoing connections. At its
- * defaults libtorrent first dials with an encrypted handshake; Tessera has no MSE yet and closes
- * that connection, and libtorrent dials again in plaintext a second later.
+ * defaults libtorrent first dials with an MSE handshake offering RC4 and plaintext, which both
+ * seeds answer by selecting plaintext; this row shows what the MSE handshake itself costs.
  */
 const ltPlaintext = libtorrentDownloader("libtorrent (out_enc_policy=disabled)", {
   out_enc_policy: 2,
@@ -260,7 +260,7 @@ export async function seedScenario(o: {
     ],
     notes: [
       "Seed peak RSS is the seed's lifetime VmHWM; libtorrent's counts its memory-mapped file pages. Seed CPU s is the seed's CPU during that download.",
-      "The libtorrent (out_enc_policy=disabled) rows are a diagnostic, not the target: at its defaults libtorrent dials with an MSE/PE (encrypted) handshake first; Tessera has no MSE yet, closes that connection, and libtorrent retries in plaintext about 1 s later. Without encryption there is no retry.",
+      "The libtorrent (out_enc_policy=disabled) rows are a diagnostic, not the target: at its defaults libtorrent dials with an MSE/PE handshake offering RC4 and plaintext (both seeds select plaintext); these rows dial a plain BitTorrent handshake instead.",
       ...failures.map((f) => `failed: ${f}`),
     ],
     chart: {
