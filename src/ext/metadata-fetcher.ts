@@ -3,9 +3,9 @@
  * as a sans-I/O state machine: events and the current time in, actions out.
  *
  * Peers are grouped by the `metadata_size` they announce, since a peer lying about the size
- * cannot help assemble the real thing. One group is worked at a time — the one with the most
- * usable peers — and its 16 KiB pieces are spread over that group's peers, at most
- * `maxRequestsPerPeer` outstanding each. When the assembled bytes do not hash to the info-hash,
+ * cannot help assemble the real thing. One group is worked at a time — see `#pickGroup` — and
+ * its 16 KiB pieces are spread over that group's peers, at most `maxRequestsPerPeer` outstanding
+ * each; a request unanswered for `duplicateAfterMs` is also sent to another peer. When the assembled bytes do not hash to the info-hash,
  * the contributors are reported; a sole contributor is convicted (`ban`). Several contributors
  * become suspects: later pieces go to other peers, and when no other peer is ready (none left,
  * or all backing off after rejects/timeouts) they go to one suspect at a time, so a failure
@@ -44,6 +44,12 @@ export interface MetadataFetcherOptions {
   backoffMs?: number;
   /** Requests outstanding per peer (default 2): spreads the pieces over the swarm. */
   maxRequestsPerPeer?: number;
+  /**
+   * A request unanswered this long (ms, default 3 000) is also sent to a peer with room for
+   * it; the first answer counts. A peer that never answers then holds the fetch for this long
+   * instead of `requestTimeoutMs`.
+   */
+  duplicateAfterMs?: number;
 }
 
 interface PeerState<K> {
@@ -56,6 +62,12 @@ interface PeerState<K> {
   backoffUntil: number;
   /** Rejects and timeouts since its last useful piece; each doubles the backoff. */
   strikes: number;
+  /**
+   * Left a request unanswered for `duplicateAfterMs` since its last useful piece (kept across
+   * attempts and group switches, which drop its requests): such a peer's group is worked only
+   * when no group has a peer that answers.
+   */
+  stalled: boolean;
   assigned: number;
 }
 
@@ -79,6 +91,7 @@ export class MetadataFetcher<K> {
   readonly #timeout: number;
   readonly #backoff: number;
   readonly #perPeer: number;
+  readonly #duplicateAfter: number;
   readonly #peers = new Map<K, PeerState<K>>();
   readonly #groups = new Map<number, Group<K>>();
   /** Peers convicted here; never used again. */
@@ -94,6 +107,7 @@ export class MetadataFetcher<K> {
     this.#timeout = options.requestTimeoutMs ?? 15_000;
     this.#backoff = options.backoffMs ?? 30_000;
     this.#perPeer = options.maxRequestsPerPeer ?? 2;
+    this.#duplicateAfter = options.duplicateAfterMs ?? 3_000;
   }
 
   /** The verified metadata once fetched. */
@@ -133,6 +147,7 @@ export class MetadataFetcher<K> {
       asked: new Set(),
       backoffUntil: 0,
       strikes: 0,
+      stalled: false,
       assigned: 0,
     });
     if (!this.#groups.has(size)) this.#groups.set(size, newGroup<K>(size));
@@ -181,6 +196,7 @@ export class MetadataFetcher<K> {
     if (!p.asked.has(piece)) return [];
     this.#release(p, piece);
     p.strikes = 0;
+    p.stalled = false;
     if (g.pieces[piece] !== undefined || g !== this.#active) return this.#assign(now);
     g.pieces[piece] = data.slice();
     g.contributors[piece] = peer;
@@ -201,6 +217,12 @@ export class MetadataFetcher<K> {
       }
     }
     return this.#assign(now);
+  }
+
+  /** Whether `p` has left a request unanswered for `duplicateAfterMs` or more. */
+  #slow(p: PeerState<K>, now: number): boolean {
+    for (const at of p.outstanding.values()) if (now - at >= this.#duplicateAfter) return true;
+    return false;
   }
 
   #strike(p: PeerState<K>, now: number): void {
@@ -280,24 +302,45 @@ export class MetadataFetcher<K> {
     }
   }
 
-  /** The group to work on: most usable peers; the current one wins ties (switching loses data). */
-  #pickGroup(): Group<K> | undefined {
-    const counts = new Map<number, number>();
-    for (const p of this.#peers.values()) counts.set(p.size, (counts.get(p.size) ?? 0) + 1);
+  /**
+   * The group to work on: the most peers that have not rejected or timed out since their last
+   * useful piece and have no request older than `duplicateAfterMs`, then the fewest strikes, then the most peers; the current group
+   * wins ties (switching loses its data). Strikes come before the peer count so the fetch stays
+   * live: a group that makes no progress gathers strikes while the others keep theirs, until
+   * another group is better (an honest peer's strikes clear with its first useful piece). Counting peers alone let a first peer that announces
+   * a wrong size and never answers hold the fetch for as long as it stayed connected, since an
+   * honest peer alone in its group only tied with it.
+   */
+  #pickGroup(now: number): Group<K> | undefined {
+    const score = new Map<number, [fresh: number, strikes: number, peers: number]>();
+    for (const p of this.#peers.values()) {
+      let s = score.get(p.size);
+      if (s === undefined) {
+        s = [0, 0, 0];
+        score.set(p.size, s);
+      }
+      if (!p.stalled && this.#slow(p, now)) p.stalled = true;
+      if (p.strikes === 0 && !p.stalled) s[0]++;
+      s[1] += p.strikes;
+      s[2]++;
+    }
+    const better = (a: [number, number, number], b: [number, number, number]) =>
+      a[0] !== b[0] ? a[0] > b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] > b[2];
     let best = this.#active;
-    let bestCount = best === undefined ? 0 : (counts.get(best.size) ?? 0);
+    let bestScore = best === undefined ? undefined : score.get(best.size);
     for (const g of this.#groups.values()) {
-      const c = counts.get(g.size) ?? 0;
-      if (c > bestCount) {
+      const s = score.get(g.size);
+      if (s !== undefined && (bestScore === undefined || better(s, bestScore))) {
         best = g;
-        bestCount = c;
+        bestScore = s;
       }
     }
+    const bestCount = bestScore?.[2] ?? 0;
     if (best !== this.#active) {
       if (this.#active !== undefined) {
         const old = this.#active;
         this.#reset(old);
-        if (!counts.has(old.size)) this.#groups.delete(old.size);
+        if (!score.has(old.size)) this.#groups.delete(old.size);
       }
       this.#active = best;
     }
@@ -306,7 +349,7 @@ export class MetadataFetcher<K> {
 
   #assign(now: number): MetadataAction<K>[] {
     if (this.#info !== undefined) return [];
-    const g = this.#pickGroup();
+    const g = this.#pickGroup(now);
     if (g === undefined) return [];
     const members = [...this.#peers.values()].filter((p) => p.size === g.size);
     const ready = (p: PeerState<K>) => p.backoffUntil <= now;
@@ -342,6 +385,26 @@ export class MetadataFetcher<K> {
       chosen.assigned++;
       g.pending.set(piece, chosen.key);
       actions.push({ type: "request", peer: chosen.key, piece });
+    }
+    // Pieces waiting too long on one peer also go to a peer with room (never back to the same
+    // peer, never to a suspect, so the suspect rule above is not undone).
+    for (const [piece, holder] of g.pending) {
+      const asked = this.#peers.get(holder)?.outstanding.get(piece);
+      if (asked === undefined || now - asked < this.#duplicateAfter) continue;
+      const helper = pool.find(
+        (p) =>
+          p.key !== holder &&
+          !g.suspects.has(p.key) &&
+          p.backoffUntil <= now &&
+          p.outstanding.size < this.#perPeer &&
+          !p.outstanding.has(piece),
+      );
+      if (helper === undefined) continue;
+      helper.outstanding.set(piece, now);
+      helper.asked.add(piece);
+      helper.assigned++;
+      g.pending.set(piece, helper.key);
+      actions.push({ type: "request", peer: helper.key, piece });
     }
     return actions;
   }

@@ -120,6 +120,48 @@ describe("MetadataFetcher", () => {
     assert.equal(f.onData("A", 2, SIZE, piece(INFO, 2), 2)[0]?.type, "done");
   });
 
+  it("leaves a group whose only peer stops answering for a group with a peer that answers", () => {
+    // A liar that announces another size and never answers connects first; an honest peer alone
+    // in its group (a tie on peer count) takes over once the liar leaves a request unanswered
+    // for duplicateAfterMs, and the liar's group is not taken back while the honest one works.
+    const f = new MetadataFetcher<string>(HASH, {
+      requestTimeoutMs: 15_000,
+      duplicateAfterMs: 3_000,
+    });
+    assert.deepEqual(requests(f.addPeer("L", 99_999, 0)), ["L:0", "L:1"]);
+    assert.deepEqual(requests(f.addPeer("A", SIZE, 100)), []);
+    assert.deepEqual(requests(f.tick(2_999)), []);
+    assert.deepEqual(requests(f.tick(3_000)), ["A:0", "A:1"]);
+    assert.equal(f.progress()?.size, SIZE);
+    assert.deepEqual(requests(f.tick(4_000)), []);
+    assert.equal(f.progress()?.size, SIZE, "the liar's group is not worked again");
+    f.onData("A", 0, SIZE, piece(INFO, 0), 4_001);
+    f.onData("A", 1, SIZE, piece(INFO, 1), 4_002);
+    assert.equal(f.onData("A", 2, SIZE, piece(INFO, 2), 4_003)[0]?.type, "done");
+  });
+
+  it("sends a request unanswered for 3 s to another peer as well; the first answer counts", () => {
+    const f = new MetadataFetcher<string>(HASH, { maxRequestsPerPeer: 2, duplicateAfterMs: 3_000 });
+    assert.deepEqual(requests(f.addPeer("M", SIZE, 0)), ["M:0", "M:1"]); // M never answers
+    assert.deepEqual(requests(f.addPeer("A", SIZE, 500)), ["A:2"]);
+    assert.deepEqual(requests(f.onData("A", 2, SIZE, piece(INFO, 2), 600)), []);
+    assert.deepEqual(requests(f.tick(2_999)), []);
+    assert.deepEqual(requests(f.tick(3_000)), ["A:0", "A:1"]);
+    f.onData("A", 0, SIZE, piece(INFO, 0), 3_100);
+    assert.equal(f.onData("A", 1, SIZE, piece(INFO, 1), 3_200)[0]?.type, "done");
+  });
+
+  it("goes back to a group whose peer rejected once when the other group's peer keeps timing out", () => {
+    const f = new MetadataFetcher<string>(HASH, { requestTimeoutMs: 15_000, backoffMs: 1_000 });
+    assert.deepEqual(requests(f.addPeer("A", SIZE, 0)), ["A:0", "A:1"]);
+    f.onReject("A", 0, 10); // A: one strike (busy, say)
+    assert.deepEqual(requests(f.addPeer("L", 99_999, 20)), ["L:0", "L:1"]); // fresh, so preferred
+    // L never answers: after its timeouts it has more strikes than A, whose backoff is over.
+    const later = requests(f.tick(15_020));
+    assert.deepEqual(later, ["A:0", "A:1"]);
+    assert.equal(f.progress()?.size, SIZE);
+  });
+
   it("changes a peer's group when a later handshake changes its size", () => {
     const f = new MetadataFetcher<string>(HASH);
     f.addPeer("A", 99_999, 0);
@@ -204,17 +246,21 @@ describe("MetadataFetcher", () => {
   });
 });
 
-type Kind = "honest" | "corrupt" | "rejecter" | "silent" | "liar";
+/** "mute-liar": announces a wrong metadata_size and never answers (it must not hold the fetch). */
+type Kind = "honest" | "corrupt" | "rejecter" | "silent" | "liar" | "mute-liar";
 
 describe("MetadataFetcher in a simulated swarm (property)", () => {
   it("finishes with the right bytes whenever one honest peer exists, and never bans an honest one", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 * 16384 + 100 }),
-        fc.array(fc.constantFrom<Kind>("honest", "corrupt", "rejecter", "silent", "liar"), {
-          minLength: 1,
-          maxLength: 6,
-        }),
+        fc.array(
+          fc.constantFrom<Kind>("honest", "corrupt", "rejecter", "silent", "liar", "mute-liar"),
+          {
+            minLength: 1,
+            maxLength: 6,
+          },
+        ),
         fc.integer({ min: 1, max: 3 }),
         fc.integer(),
         (size, kinds, perPeer, seed) => {
@@ -248,7 +294,7 @@ describe("MetadataFetcher in a simulated swarm (property)", () => {
           };
           let now = 0;
           kinds.forEach((k, p) => {
-            handle(f.addPeer(p, k === "liar" ? size + 16384 : size, now));
+            handle(f.addPeer(p, k === "liar" || k === "mute-liar" ? size + 16384 : size, now));
           });
           for (let step = 0; step < 3000 && done === undefined; step++) {
             now += 1 + (next() % 5000);
@@ -259,7 +305,7 @@ describe("MetadataFetcher in a simulated swarm (property)", () => {
             const [req] = pending.splice(next() % pending.length, 1);
             if (req === undefined || banned.has(req.peer)) continue;
             const kind = kinds[req.peer]!;
-            if (kind === "silent") continue;
+            if (kind === "silent" || kind === "mute-liar") continue;
             if (kind === "rejecter") {
               handle(f.onReject(req.peer, req.piece, now));
               continue;
