@@ -67,9 +67,10 @@ export interface VerifyFilesOptions extends HashFilesOptions {
 export interface HashBufferOptions {
   algorithm?: HashAlgorithm;
   /**
-   * Transfer `data`'s ArrayBuffer to the worker instead of copying it: the caller must not touch
-   * `data` until the promise settles; the result's `data` is a view of the same bytes (same offset
-   * and length, a Buffer if `data` was one) that the caller owns again.
+   * Transfer `data`'s ArrayBuffer to the worker instead of copying it; the result's `data` is a
+   * view of the same bytes (same offset and length, a Buffer if `data` was one) that the caller
+   * owns again. Either way the caller must not change `data` until the promise settles (without
+   * transfer it is copied when the job reaches a worker).
    */
   transfer?: boolean;
 }
@@ -129,8 +130,8 @@ const DEFAULT_JOB_SIZE = 16 * MIB;
 const MIN_JOB_SIZE = 256 * 1024;
 /** Size of the reusable buffers hashBuffers packs a batch into when not transferring. */
 export const PACK_BYTES = MIB;
-/** Pack buffers kept for reuse (more are allocated while many batches are out at once). */
-const MAX_PACKS = 8;
+/** Pack buffers kept for reuse: one per job a 2-thread pool has at its workers (more are made for more). */
+const MAX_PACKS = 4;
 /** Jobs posted to a worker ahead of its replies. */
 const WORKER_DEPTH = 2;
 const PROGRESS_INTERVAL_MS = 100;
@@ -247,6 +248,8 @@ interface Job {
   call: Call;
   request: WorkerRequest;
   transfer: ArrayBuffer[];
+  /** Fills `request` and `transfer` right before the job is posted to a worker. */
+  prepare?: () => void;
   /** Handles the worker's reply (only called while the call is unsettled). */
   done: (reply: WorkerReply) => void;
 }
@@ -446,23 +449,28 @@ export class HashPool {
       const giveBack = opts.transfer === true;
       let lengths: number[] | undefined;
       let pack: Uint8Array | undefined;
+      // Without transfer: one packed copy of the whole batch, made when the job is posted (so
+      // packs exist only for jobs at a worker, WORKER_DEPTH per worker) and transferred there and
+      // back to be reused: one ArrayBuffer crosses threads per batch instead of one per buffer,
+      // and nothing is allocated per call.
+      let prepare: (() => void) | undefined;
       if (!giveBack) {
-        // One packed copy of the whole batch, transferred there and back and reused: one
-        // ArrayBuffer crosses threads per batch instead of one per buffer, and nothing is
-        // allocated per call (structured cloning would copy each whole ArrayBuffer).
         let total = 0;
-        for (const data of list) total += data.length;
-        pack = this.#takePack(total);
         lengths = new Array<number>(list.length);
-        let at = 0;
         for (let i = 0; i < list.length; i++) {
-          const data = list[i]!;
-          pack.set(data, at);
-          at += data.length;
-          lengths[i] = data.length;
+          total += list[i]!.length;
+          lengths[i] = list[i]!.length;
         }
-        sent.push(pack);
-        transfer.push(pack.buffer as ArrayBuffer);
+        prepare = () => {
+          pack = this.#takePack(total);
+          let at = 0;
+          for (const data of list) {
+            pack.set(data, at);
+            at += data.length;
+          }
+          sent.push(pack);
+          transfer.push(pack.buffer as ArrayBuffer);
+        };
       } else {
         const seen = new Set<ArrayBufferLike>();
         for (const data of list) {
@@ -486,7 +494,7 @@ export class HashPool {
           id: this.#nextId++,
           algorithm,
           data: sent,
-          giveBack: giveBack || pack !== undefined,
+          giveBack: true,
           ...(lengths !== undefined ? { lengths } : {}),
         };
         this.#enqueue(
@@ -494,6 +502,7 @@ export class HashPool {
             call,
             request,
             transfer,
+            ...(prepare !== undefined ? { prepare } : {}),
             done: (reply) => {
               if (reply.type !== "buffer") return call.fail(replyError(reply));
               const back = list.slice();
@@ -707,6 +716,7 @@ export class HashPool {
         if (slot.jobs.length === 0) slot.worker.ref();
         slot.jobs.push(job);
         try {
+          job.prepare?.();
           slot.worker.postMessage(job.request, job.transfer);
         } catch (err) {
           slot.jobs.pop();
