@@ -380,11 +380,7 @@ export class MetadataFetcher<K> {
         }
       }
       if (chosen === undefined) break;
-      chosen.outstanding.set(piece, now);
-      chosen.asked.add(piece);
-      chosen.assigned++;
-      g.pending.set(piece, chosen.key);
-      actions.push({ type: "request", peer: chosen.key, piece });
+      actions.push(this.#request(g, chosen, piece, now));
     }
     // Pieces waiting too long on one peer also go to a peer with room (never back to the same
     // peer, never to a suspect, so the suspect rule above is not undone).
@@ -400,13 +396,18 @@ export class MetadataFetcher<K> {
           !p.outstanding.has(piece),
       );
       if (helper === undefined) continue;
-      helper.outstanding.set(piece, now);
-      helper.asked.add(piece);
-      helper.assigned++;
-      g.pending.set(piece, helper.key);
-      actions.push({ type: "request", peer: helper.key, piece });
+      actions.push(this.#request(g, helper, piece, now));
     }
     return actions;
+  }
+
+  /** Ask `p` for `piece` of `g` (it becomes the piece's pending peer). */
+  #request(g: Group<K>, p: PeerState<K>, piece: number, now: number): MetadataAction<K> {
+    p.outstanding.set(piece, now);
+    p.asked.add(piece);
+    p.assigned++;
+    g.pending.set(piece, p.key);
+    return { type: "request", peer: p.key, piece };
   }
 }
 

@@ -1077,6 +1077,12 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
     q.length = 0;
   };
 
+  /** One trust point for peer `key` (a passed piece had its data), up to TRUST_MAX. */
+  #credit(key: number): void {
+    const p = key >= 0 ? this.#peers.get(key) : undefined;
+    if (p && p.trust < TRUST_MAX) p.trust++;
+  }
+
   /** A piece was hashed: ban or strike on failure, else on to the disk. */
   #verified(index: number, buf: Uint8Array, senders: Int32Array, digest: Uint8Array): void {
     const at = index * 20;
@@ -1110,10 +1116,8 @@ export class Torrent extends TypedEmitter<TorrentEvents> implements PeerHost {
         const first = senders[0] ?? -1;
         let mixed = false;
         for (let i = 1; i < senders.length && !mixed; i++) mixed = senders[i] !== first;
-        for (const k of mixed ? new Set(senders) : [first]) {
-          const p = k >= 0 ? this.#peers.get(k) : undefined;
-          if (p && p.trust < TRUST_MAX) p.trust++;
-        }
+        if (mixed) for (const k of new Set(senders)) this.#credit(k);
+        else this.#credit(first);
       }
     } catch (e) {
       this.#pieceDropped(e as Error);
